@@ -1,0 +1,90 @@
+"""create_app(settings): the ASGI application, its lifespan and the one error handler."""
+
+from __future__ import annotations
+
+import logging
+from contextlib import asynccontextmanager
+from typing import Any, AsyncIterator
+
+import orjson
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Mount, Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from dosi.api.hub import Hub
+from dosi.api.routes import batch, contexts, discovery, entities
+from dosi.errors import DosiError, InternalError, MethodNotAllowed, ResourceNotFound
+from dosi.settings import Settings
+from dosi.store.base import EntityStore
+
+log = logging.getLogger("dosi")
+PREFIX = "/ngsi-ld/v1"
+
+
+def problem_response(error: DosiError) -> Response:
+    return Response(orjson.dumps(error.problem()), error.status, media_type="application/json")
+
+
+async def on_dosi_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, DosiError)
+    return problem_response(exc)
+
+
+async def on_http_error(request: Request, exc: Exception) -> Response:
+    assert isinstance(exc, HTTPException)
+    if exc.status_code == 405:
+        return problem_response(MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}"))
+    if exc.status_code == 404:
+        return problem_response(ResourceNotFound(f"no resource at {request.url.path}"))
+    error = DosiError(exc.detail)
+    error.status = exc.status_code
+    return problem_response(error)
+
+
+async def on_unexpected(request: Request, exc: Exception) -> Response:
+    log.exception("unexpected error on %s %s", request.method, request.url.path)
+    return problem_response(InternalError("an unexpected error occurred; it has been logged"))
+
+
+class TrailingSlash:
+    """Treat /entities/ like /entities: NGSI-LD clients send both."""
+
+    def __init__(self, app: ASGIApp):
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if len(path) > 1 and path.endswith("/"):
+                scope = dict(scope)
+                scope["path"] = path[:-1]
+        await self.app(scope, receive, send)
+
+
+def create_app(settings: Settings | None = None, store: EntityStore | None = None) -> Any:
+    settings = settings or Settings()
+    hub = Hub.build(settings, store)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        await hub.store.open()
+        hub.contexts.base_url = f"http://{settings.host}:{settings.port}"
+        yield
+        await hub.store.close()
+
+    api_routes: list[Any] = [*entities.routes, *batch.routes, *discovery.routes, *contexts.routes]
+    app = Starlette(
+        routes=[Mount(PREFIX, routes=api_routes), Route("/health", health)],
+        lifespan=lifespan,
+        exception_handlers={DosiError: on_dosi_error, HTTPException: on_http_error, Exception: on_unexpected},
+    )
+    app.router.redirect_slashes = False
+    app.state.hub = hub
+    return TrailingSlash(app)
+
+
+async def health(request: Request) -> Response:
+    return Response(b'{"status":"ok"}', media_type="application/json")

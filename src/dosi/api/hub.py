@@ -1,0 +1,49 @@
+"""The services of one running hub, built from settings and shared by every route."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from dosi.outbound import OutboundGuard
+from dosi.service.batch import BatchService
+from dosi.service.contexts import ContextService
+from dosi.service.discovery import DiscoveryService
+from dosi.service.entities import EntityService
+from dosi.service.params import QueryBuilder
+from dosi.settings import Settings
+from dosi.store.base import EntityStore
+
+
+def open_store(settings: Settings) -> EntityStore:
+    if settings.is_postgres:
+        from dosi.store.postgres import PostgresStore
+
+        return PostgresStore(settings.database_url)
+    from dosi.store.sqlite import SqliteStore
+
+    return SqliteStore(settings.database_url)
+
+
+@dataclass
+class Hub:
+    settings: Settings
+    store: EntityStore
+    contexts: ContextService
+    entities: EntityService
+    batch: BatchService
+    discovery: DiscoveryService
+    queries: QueryBuilder
+
+    @classmethod
+    def build(cls, settings: Settings, store: EntityStore | None = None) -> Hub:
+        store = store or open_store(settings)
+        guard = OutboundGuard(settings.outbound_allow_list())
+        return cls(
+            settings=settings,
+            store=store,
+            contexts=ContextService(settings, store, guard),
+            entities=EntityService(store),
+            batch=BatchService(store),
+            discovery=DiscoveryService(store),
+            queries=QueryBuilder(settings),
+        )

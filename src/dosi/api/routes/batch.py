@@ -1,0 +1,137 @@
+"""/entityOperations: batch create, upsert, update, merge, delete, and query by POST."""
+
+from __future__ import annotations
+
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from dosi.api.negotiation import JSON, Incoming, NgsiResponse, body_context, choose_accept, incoming, ld_only_checks, read_json
+from dosi.api.present import list_response
+from dosi.api.routes.common import hub_of, tenant_for_read
+from dosi.api.hub import Hub
+from dosi.errors import BadRequestData, DosiError
+from dosi.service.batch import BatchResult, Item
+from dosi.service.params import expand_types, query_body_params
+from dosi.ngsild.query import parse_type_expression
+from dosi.store.base import Selector
+from typing import Any
+
+
+async def _items(hub: Hub, inc: Incoming) -> list[Item]:
+    body = await read_json(inc, hub.settings.max_body_bytes)
+    ld_only_checks(inc)
+    if not isinstance(body, list) or not body:
+        raise BadRequestData("a batch body must be a non-empty array of entities")
+    items: list[Item] = []
+    for entity in body:
+        try:
+            if not isinstance(entity, dict):
+                raise BadRequestData("each batch item must be an entity object")
+            ctx = await hub.contexts.resolve(body_context(inc, entity, per_item=True))
+            items.append((entity, ctx))
+        except DosiError as err:
+            items.append((entity, err))
+    return items
+
+
+def _answer(result: BatchResult, created_status: bool) -> Response:
+    if result.errors:
+        return NgsiResponse(result.body(), 207, media=JSON)
+    if created_status:
+        return NgsiResponse(result.success, 201, media=JSON)
+    return Response(status_code=204)
+
+
+async def batch_create(request: Request) -> Response:
+    hub = hub_of(request)
+    inc = incoming(request, ("options", "local"))
+    result = await hub.batch.create(inc.tenant, await _items(hub, inc))
+    return _answer(result, created_status=True)
+
+
+async def batch_upsert(request: Request) -> Response:
+    hub = hub_of(request)
+    inc = incoming(request, ("options", "local"))
+    option = inc.params.get("options", "replace")
+    if option not in ("replace", "update"):
+        raise BadRequestData("options must be replace or update")
+    result = await hub.batch.upsert(inc.tenant, await _items(hub, inc), replace=option == "replace")
+    if result.errors or not result.created:
+        return _answer(result, created_status=False)
+    return NgsiResponse(result.created, 201, media=JSON)
+
+
+async def batch_update(request: Request) -> Response:
+    hub = hub_of(request)
+    inc = incoming(request, ("options", "local"))
+    overwrite = "noOverwrite" not in inc.params.get("options", "")
+    result = await hub.batch.update(inc.tenant, await _items(hub, inc), overwrite)
+    return _answer(result, created_status=False)
+
+
+async def batch_merge(request: Request) -> Response:
+    hub = hub_of(request)
+    inc = incoming(request, ("options", "local"))
+    result = await hub.batch.merge(inc.tenant, await _items(hub, inc))
+    return _answer(result, created_status=False)
+
+
+async def batch_delete(request: Request) -> Response:
+    hub = hub_of(request)
+    inc = incoming(request, ("local",))
+    body = await read_json(inc, hub.settings.max_body_bytes)
+    if not isinstance(body, list) or not body:
+        raise BadRequestData("a batch delete body must be a non-empty array of entity ids")
+    result = await hub.batch.delete(inc.tenant, body)
+    return _answer(result, created_status=False)
+
+
+async def query_by_post(request: Request) -> Response:
+    hub = hub_of(request)
+    inc = incoming(request, ("limit", "offset", "count", "options", "format", "local", "lang", "geometryProperty"))
+    media = choose_accept(request.headers.get("accept"), geo=True)
+    body = await read_json(inc, hub.settings.max_body_bytes)
+    ctx_value = body_context(inc, body)
+    ctx = await hub.contexts.resolve(ctx_value)
+    params: dict[str, Any] = {**inc.params, **query_body_params(body)}
+    selectors = params.pop("_selectors", None)
+    view = hub.queries.view(ctx, params)
+    query = hub.queries.query(inc.tenant, ctx, params, require_filter=selectors is None)
+    if selectors is not None:
+        query.selectors = [_selector(ctx, s) for s in selectors]
+    await tenant_for_read(hub, inc.tenant)
+    result = await hub.entities.query(query)
+    headers = {"NGSILD-Results-Count": str(result.count)} if result.count is not None else None
+    return list_response(result.entities, ctx, view, media, ctx_value, headers)
+
+
+def _selector(ctx: Any, raw: Any) -> Selector:
+    if not isinstance(raw, dict):
+        raise BadRequestData("each entities selector must be an object")
+    from dosi.ngsild.model import is_uri
+    from dosi.service.params import check_pattern
+
+    ids = raw.get("id")
+    if ids is not None:
+        ids = ids if isinstance(ids, list) else [ids]
+        if not all(is_uri(i) for i in ids):
+            raise BadRequestData("selector ids must be URIs")
+    pattern = raw.get("idPattern")
+    if pattern is not None:
+        check_pattern(str(pattern))
+    types = raw.get("type")
+    expr = expand_types(parse_type_expression(str(types)), ctx) if types is not None else None
+    if ids is None and pattern is None and expr is None:
+        raise BadRequestData("an entities selector needs id, idPattern or type")
+    return Selector(tuple(ids) if ids else None, pattern, expr)
+
+
+routes = [
+    Route("/entityOperations/create", batch_create, methods=["POST"]),
+    Route("/entityOperations/upsert", batch_upsert, methods=["POST"]),
+    Route("/entityOperations/update", batch_update, methods=["POST"]),
+    Route("/entityOperations/merge", batch_merge, methods=["POST"]),
+    Route("/entityOperations/delete", batch_delete, methods=["POST"]),
+    Route("/entityOperations/query", query_by_post, methods=["POST"]),
+]

@@ -1,0 +1,19 @@
+"""The `dosi` command line: one module per command group."""
+
+from __future__ import annotations
+
+import click
+
+from dosi import __version__
+from dosi.cli import config, db, serve
+
+
+@click.group(help="Dosi (도시) smart-city data hub / 스마트시티 데이터 허브")
+@click.version_option(__version__, prog_name="dosi")
+def main() -> None:
+    pass
+
+
+main.add_command(serve.serve)
+main.add_command(db.db)
+main.add_command(config.config)

@@ -1,0 +1,140 @@
+"""Internal expanded entities -> what a client asked for: normalized, concise, simplified, GeoJSON."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Iterable
+
+from dosi.ngsild.context import ActiveContext
+from dosi.ngsild.model import LOCATION, NULL_URI, SYSTEM_KEYS, VALUE_KEY
+
+NORMALIZED = "normalized"
+CONCISE = "concise"
+SIMPLIFIED = "keyValues"
+
+
+@dataclass(frozen=True)
+class View:
+    """How to render: the representation and the projections that apply to each entity."""
+
+    form: str = NORMALIZED
+    sys_attrs: bool = False
+    attrs: frozenset[str] | None = None  # attribute IRIs to keep (attrs= or pick=)
+    omit: frozenset[str] = frozenset()  # attribute IRIs and/or "id"/"type" to drop
+    pick_members: frozenset[str] | None = None  # "id"/"type"/"scope" picked by pick=
+    lang: str | None = None
+    dataset_ids: frozenset[str] | None = None  # None: every instance; "@none" = default instance
+    geometry_property: str = LOCATION
+
+
+def _pick_lang(language_map: dict[str, Any], lang: str) -> tuple[str, Any]:
+    if lang == "*":
+        return "*", language_map
+    wanted = [part.split(";")[0].strip() for part in lang.split(",") if part.strip()]
+    for tag in wanted:
+        if tag == "*":
+            break
+        if tag in language_map:
+            return tag, language_map[tag]
+    if "@none" in language_map:
+        return "@none", language_map["@none"]
+    first = next(iter(language_map.items()), (None, None))
+    return str(first[0]), first[1]
+
+
+class Renderer:
+    def __init__(self, ctx: ActiveContext, view: View):
+        self.ctx = ctx
+        self.view = view
+
+    def entity(self, entity: dict[str, Any]) -> dict[str, Any]:
+        view = self.view
+        out: dict[str, Any] = {}
+        members = view.pick_members
+        if members is None or "id" in members:
+            if "id" not in view.omit:
+                out["id"] = entity["id"]
+        if members is None or "type" in members:
+            if "type" not in view.omit:
+                types = [self.ctx.compact(t) for t in entity["type"]]
+                out["type"] = types[0] if len(types) == 1 else types
+        if "scope" in entity and (members is None or "scope" in members) and "scope" not in view.omit:
+            scope = entity["scope"]
+            out["scope"] = scope[0] if len(scope) == 1 and view.form != NORMALIZED else scope
+        if view.sys_attrs and view.form != SIMPLIFIED:
+            for key in ("createdAt", "modifiedAt"):
+                if key in entity:
+                    out[key] = entity[key]
+        for iri, instances in entity.get("attrs", {}).items():
+            if view.attrs is not None and iri not in view.attrs:
+                continue
+            if iri in view.omit:
+                continue
+            chosen = self._instances(instances)
+            if not chosen:
+                continue
+            name = self.ctx.compact(iri)
+            rendered = [self.attribute(inst) for inst in chosen]
+            out[name] = rendered[0] if len(rendered) == 1 else rendered
+        return out
+
+    def _instances(self, instances: list[dict[str, Any]]) -> list[dict[str, Any]]:
+        wanted = self.view.dataset_ids
+        if wanted is None:
+            return instances
+        return [i for i in instances if i.get("datasetId", "@none") in wanted]
+
+    def attribute(self, inst: dict[str, Any]) -> Any:
+        form = self.view.form
+        atype = inst.get("type", "Property")
+        key = VALUE_KEY.get(atype, "value")
+        value = inst.get(key)
+        if atype == "VocabProperty":
+            value = [self.ctx.compact(v) for v in value] if isinstance(value, list) else self.ctx.compact(value)
+        lang_tag: str | None = None
+        if atype == "LanguageProperty" and self.view.lang is not None and isinstance(value, dict):
+            lang_tag, value = _pick_lang(value, self.view.lang)
+            if lang_tag != "*":
+                atype, key = "Property", "value"
+        if form == SIMPLIFIED:
+            if atype == "LanguageProperty" and self.view.lang is None:
+                return {"languageMap": value}
+            return value
+        out: dict[str, Any] = {}
+        if form == NORMALIZED or atype not in ("Property", "Relationship", "GeoProperty", "LanguageProperty",
+                                               "VocabProperty", "JsonProperty", "ListProperty",
+                                               "ListRelationship"):
+            out["type"] = atype
+        out[key] = value
+        if lang_tag is not None and lang_tag not in ("*", "@none"):
+            out["lang"] = lang_tag
+        for meta in ("observedAt", "unitCode", "datasetId"):
+            if meta in inst:
+                out[meta] = inst[meta]
+        if "objectType" in inst:
+            otype = inst["objectType"]
+            out["objectType"] = [self.ctx.compact(t) for t in otype] if isinstance(otype, list) else self.ctx.compact(otype)
+        if self.view.sys_attrs:
+            for meta in SYSTEM_KEYS:
+                if meta in inst:
+                    out[meta] = inst[meta]
+        for sub_iri, sub in inst.get("sub", {}).items():
+            out[self.ctx.compact(sub_iri)] = self.attribute(sub)
+        if form == CONCISE and atype in ("Property",) and list(out) == ["value"] and not isinstance(value, dict):
+            return value
+        return out
+
+    def feature(self, entity: dict[str, Any]) -> dict[str, Any]:
+        """One entity as a GeoJSON Feature."""
+        geo_iri = self.view.geometry_property
+        geometry = None
+        for inst in entity.get("attrs", {}).get(geo_iri, []):
+            if inst.get("type") == "GeoProperty" and inst.get("value") != NULL_URI:
+                geometry = inst["value"]
+                break
+        body = self.entity(entity)
+        properties = {k: v for k, v in body.items() if k != "id"}
+        return {"id": entity["id"], "type": "Feature", "geometry": geometry, "properties": properties}
+
+    def many(self, entities: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        return [self.entity(e) for e in entities]

@@ -1,0 +1,87 @@
+"""Discovery: /types and /attributes, computed by the store over every entity of a tenant."""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+from dosi.errors import ResourceNotFound
+from dosi.ngsild.context import ActiveContext
+from dosi.store.base import EntityStore
+
+
+def _list_id(kind: str, names: list[str]) -> str:
+    digest = hashlib.sha1("\n".join(names).encode()).hexdigest()[:16]
+    return f"urn:ngsi-ld:{kind}:{digest}"
+
+
+class DiscoveryService:
+    def __init__(self, store: EntityStore):
+        self.store = store
+
+    async def types(self, tenant: str, ctx: ActiveContext, details: bool) -> Any:
+        infos = await self.store.types(tenant)
+        if not details:
+            names = sorted(ctx.compact(info.type) for info in infos)
+            return {"id": _list_id("EntityTypeList", names), "type": "EntityTypeList", "typeList": names}
+        return [
+            {
+                "id": info.type,
+                "type": "EntityType",
+                "typeName": ctx.compact(info.type),
+                "attributeNames": sorted(ctx.compact(a) for a in info.attributes),
+            }
+            for info in infos
+        ]
+
+    async def type_info(self, tenant: str, ctx: ActiveContext, name: str) -> dict[str, Any]:
+        iri = ctx.expand(name)
+        infos = await self.store.types(tenant, iri)
+        if not infos:
+            raise ResourceNotFound(f"no entity of type {name}")
+        info = infos[0]
+        return {
+            "id": info.type,
+            "type": "EntityTypeInfo",
+            "typeName": ctx.compact(info.type),
+            "entityCount": info.count,
+            "attributeDetails": [
+                {
+                    "id": attr,
+                    "type": "Attribute",
+                    "attributeName": ctx.compact(attr),
+                    "attributeTypes": sorted(kinds),
+                }
+                for attr, kinds in sorted(info.attributes.items())
+            ],
+        }
+
+    async def attributes(self, tenant: str, ctx: ActiveContext, details: bool) -> Any:
+        infos = await self.store.attributes(tenant)
+        if not details:
+            names = sorted(ctx.compact(info.attr) for info in infos)
+            return {"id": _list_id("AttributeList", names), "type": "AttributeList", "attributeList": names}
+        return [
+            {
+                "id": info.attr,
+                "type": "Attribute",
+                "attributeName": ctx.compact(info.attr),
+                "typeNames": sorted(ctx.compact(t) for t in info.types),
+            }
+            for info in infos
+        ]
+
+    async def attribute_info(self, tenant: str, ctx: ActiveContext, name: str) -> dict[str, Any]:
+        iri = ctx.expand(name)
+        infos = await self.store.attributes(tenant, iri)
+        if not infos:
+            raise ResourceNotFound(f"no attribute {name}")
+        info = infos[0]
+        return {
+            "id": info.attr,
+            "type": "Attribute",
+            "attributeName": ctx.compact(info.attr),
+            "attributeCount": info.count,
+            "attributeTypes": sorted(info.attribute_types),
+            "typeNames": sorted(ctx.compact(t) for t in info.types),
+        }

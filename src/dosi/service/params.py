@@ -1,0 +1,266 @@
+"""Query parameters (GET /entities, POST /entityOperations/query, retrieve) -> EntityQuery + View."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, replace
+from typing import Any, Mapping
+
+import re2
+
+from dosi.errors import BadRequestData, InvalidRequest, TooManyResults
+from dosi.ngsild.context import ActiveContext
+from dosi.ngsild.model import LOCATION, is_uri
+from dosi.ngsild.query import (
+    And,
+    AttrPath,
+    Comparison,
+    Exists,
+    Or,
+    QNode,
+    TypeExpr,
+    parse_geo_query,
+    parse_q,
+    parse_scope_query,
+    parse_type_expression,
+)
+from dosi.ngsild.render import CONCISE, NORMALIZED, SIMPLIFIED, View
+from dosi.settings import Settings
+from dosi.store.base import EntityQuery
+
+_FORMS = {"keyValues": SIMPLIFIED, "simplified": SIMPLIFIED, "concise": CONCISE, "normalized": NORMALIZED}
+_OPTIONS = set(_FORMS) | {"sysAttrs", "noOverwrite", "update", "replace"}
+_MEMBERS = {"id", "type", "scope"}
+_PROJECTION = re.compile(r"^[^{},;\s]+(\{.*\})?$")
+
+
+@dataclass
+class Projection:
+    names: list[str]  # top-level names in pick/omit
+
+
+def split_list(value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    return [part.strip() for part in value.split(",")]
+
+
+def parse_options(options: str | None, fmt: str | None) -> tuple[str, set[str]]:
+    """(representation, option flags). `format` wins over `options`."""
+    flags: set[str] = set()
+    form = NORMALIZED
+    if options is not None:
+        for option in options.split(","):
+            option = option.strip()
+            if option not in _OPTIONS:
+                raise InvalidRequest(f"unknown option {option!r}")
+            if option in _FORMS:
+                form = _FORMS[option]
+            flags.add(option)
+    if fmt is not None:
+        if fmt not in _FORMS:
+            raise InvalidRequest(f"unknown format {fmt!r}")
+        form = _FORMS[fmt]
+    return form, flags
+
+
+def parse_projection(text: str, what: str) -> list[str]:
+    """Top-level names of a pick/omit list; nested {...} groups are checked for syntax."""
+    names: list[str] = []
+    depth = 0
+    current = ""
+    for char in text + ",":
+        if char == "{":
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth < 0:
+                raise BadRequestData(f"unbalanced braces in {what}")
+        if char == "," and depth == 0:
+            item = current.strip()
+            if not item or not _PROJECTION.match(item) or item.endswith("{}"):
+                raise BadRequestData(f"invalid {what} {text!r}")
+            if "{" in item:
+                inner = item[item.index("{") + 1 : -1]
+                parse_projection(inner, what)
+                item = item[: item.index("{")]
+            names.append(item)
+            current = ""
+        else:
+            current += char
+    if depth != 0:
+        raise BadRequestData(f"unbalanced braces in {what}")
+    return names
+
+
+def expand_q(node: QNode, ctx: ActiveContext) -> QNode:
+    if isinstance(node, And):
+        return And(tuple(expand_q(i, ctx) for i in node.items))
+    if isinstance(node, Or):
+        return Or(tuple(expand_q(i, ctx) for i in node.items))
+    path = node.path
+    meta = {"observedAt", "createdAt", "modifiedAt", "unitCode", "datasetId"}
+    subs = tuple(s if (i == len(path.sub) - 1 and s in meta) else ctx.expand(s) for i, s in enumerate(path.sub))
+    expanded = AttrPath(ctx.expand(path.attr), subs, path.keys)
+    if isinstance(node, Exists):
+        return replace(node, path=expanded)
+    assert isinstance(node, Comparison)
+    if node.op in ("~=", "!~="):
+        check_pattern(str(node.value))
+    return replace(node, path=expanded)
+
+
+def check_pattern(pattern: str) -> None:
+    try:
+        options = re2.Options()
+        options.log_errors = False
+        re2.compile(pattern, options)
+    except re2.error:
+        raise BadRequestData(f"invalid regular expression {pattern!r}") from None
+    if "**" in pattern:
+        raise BadRequestData(f"invalid regular expression {pattern!r}")
+
+
+def expand_types(expr: TypeExpr, ctx: ActiveContext) -> TypeExpr:
+    return TypeExpr(tuple(tuple(ctx.expand(n) for n in alt) for alt in expr.alternatives))
+
+
+class QueryBuilder:
+    def __init__(self, settings: Settings):
+        self.settings = settings
+
+    def view(self, ctx: ActiveContext, params: Mapping[str, str]) -> View:
+        form, flags = parse_options(params.get("options"), params.get("format"))
+        attrs = split_list(params.get("attrs"))
+        pick = params.get("pick")
+        omit = params.get("omit")
+        if pick is not None and omit is not None:
+            raise BadRequestData("pick and omit cannot be used together")
+        if attrs is not None and (pick is not None or omit is not None):
+            raise BadRequestData("attrs cannot be combined with pick or omit")
+        keep: frozenset[str] | None = None
+        members: frozenset[str] | None = None
+        dropped: frozenset[str] = frozenset()
+        if attrs is not None:
+            if not all(attrs) or any(a in ("id", "type") for a in attrs):
+                raise BadRequestData("attrs must list attribute names")
+            keep = frozenset(ctx.expand(a) for a in attrs)
+        if pick is not None:
+            names = parse_projection(pick, "pick")
+            members = frozenset(n for n in names if n in _MEMBERS)
+            keep = frozenset(ctx.expand(n) for n in names if n not in _MEMBERS)
+        if omit is not None:
+            names = parse_projection(omit, "omit")
+            dropped = frozenset(n if n in _MEMBERS else ctx.expand(n) for n in names)
+        dataset_ids = split_list(params.get("datasetId"))
+        lang = params.get("lang")
+        geometry_property = params.get("geometryProperty")
+        return View(
+            form=form,
+            sys_attrs="sysAttrs" in flags,
+            attrs=keep,
+            omit=dropped,
+            pick_members=members,
+            lang=lang,
+            dataset_ids=frozenset(dataset_ids) if dataset_ids else None,
+            geometry_property=ctx.expand(geometry_property) if geometry_property else LOCATION,
+        )
+
+    def query(self, tenant: str, ctx: ActiveContext, params: Mapping[str, str], require_filter: bool = True) -> EntityQuery:
+        query = EntityQuery(tenant=tenant)
+        ids = split_list(params.get("id"))
+        if ids is not None:
+            for entity_id in ids:
+                if not is_uri(entity_id):
+                    raise BadRequestData(f"{entity_id!r} is not a valid entity id")
+            query.ids = ids
+        if params.get("idPattern") is not None:
+            check_pattern(params["idPattern"])
+            query.id_pattern = params["idPattern"]
+        if params.get("type") is not None:
+            query.types = expand_types(parse_type_expression(params["type"]), ctx)
+        attrs = split_list(params.get("attrs"))
+        pick = params.get("pick")
+        if attrs is not None:
+            if not all(attrs) or any(a in ("id", "type") for a in attrs):
+                raise BadRequestData("attrs must list attribute names")
+            query.attrs = [ctx.expand(a) for a in attrs]
+        elif pick is not None:
+            names = [n for n in parse_projection(pick, "pick") if n not in _MEMBERS]
+            if names:
+                query.attrs = [ctx.expand(n) for n in names]
+        if params.get("q") is not None:
+            query.q = expand_q(parse_q(params["q"], self.settings.q_max_length), ctx)
+        if params.get("scopeQ") is not None:
+            if len(params["scopeQ"]) > self.settings.q_max_length:
+                raise InvalidRequest("scopeQ is too long")
+            query.scope_q = parse_scope_query(params["scopeQ"])
+        geo = parse_geo_query(
+            params.get("georel"), params.get("geometry"), params.get("coordinates"), params.get("geoproperty")
+        )
+        if geo is not None:
+            query.geo = replace(geo, geoproperty=ctx.expand(geo.geoproperty))
+        self.paging(query, params)
+        local = params.get("local") == "true"
+        if require_filter and not local and not any(
+            v is not None for v in (query.types, query.attrs, query.q, query.geo, query.scope_q)
+        ):
+            raise BadRequestData("a query needs type, attrs, q, a geo-query or scopeQ")
+        return query
+
+    def paging(self, query: EntityQuery, params: Mapping[str, str]) -> None:
+        query.limit = _non_negative(params.get("limit"), "limit", self.settings.page_size_default)
+        query.offset = _non_negative(params.get("offset"), "offset", 0)
+        if query.limit > self.settings.page_size_max:
+            raise TooManyResults(f"limit may be at most {self.settings.page_size_max}")
+        count = params.get("count")
+        if count not in (None, "true", "false"):
+            raise BadRequestData("count must be true or false")
+        query.count = count == "true"
+        if query.limit == 0 and not query.count:
+            raise BadRequestData("limit=0 needs count=true")
+
+
+def _non_negative(raw: str | None, name: str, default: int) -> int:
+    if raw is None:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise BadRequestData(f"{name} must be an integer") from None
+    if value < 0:
+        raise BadRequestData(f"{name} cannot be negative")
+    return value
+
+
+def query_body_params(body: Any) -> dict[str, Any]:
+    """A POST /entityOperations/query body -> the same parameters as a GET query."""
+    if not isinstance(body, dict) or body.get("type") != "Query":
+        raise BadRequestData("the body must be a Query object (type: Query)")
+    params: dict[str, Any] = {}
+    selectors = body.get("entities")
+    if selectors is not None:
+        if not isinstance(selectors, list) or not selectors:
+            raise BadRequestData("entities must be a non-empty array")
+        params["_selectors"] = selectors
+    for key in ("attrs", "pick", "omit"):
+        if key in body:
+            value = body[key]
+            params[key] = ",".join(value) if isinstance(value, list) else str(value)
+    for key in ("q", "scopeQ", "lang", "datasetId"):
+        if key in body:
+            value = body[key]
+            params[key] = ",".join(value) if isinstance(value, list) else str(value)
+    geo = body.get("geoQ")
+    if geo is not None:
+        if not isinstance(geo, dict):
+            raise BadRequestData("geoQ must be an object")
+        params["georel"] = geo.get("georel")
+        params["geometry"] = geo.get("geometry")
+        params["coordinates"] = geo.get("coordinates")
+        if geo.get("geoproperty"):
+            params["geoproperty"] = geo["geoproperty"]
+    for key in ("join", "joinLevel"):
+        if key in body:
+            params[key] = str(body[key])
+    return params

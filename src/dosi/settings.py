@@ -1,0 +1,48 @@
+"""The one settings class. Read from DOSI_* environment variables; CLI flags override.
+
+Every field here is documented in docs/settings.md (a test checks it).
+"""
+
+from __future__ import annotations
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="DOSI_", extra="ignore")
+
+    database_url: str = Field(
+        default="sqlite:///./dosi.db",
+        description="sqlite:///path.db (embedded) or postgresql://user@host:port/db",
+    )
+    host: str = Field(default="127.0.0.1", description="Address the HTTP server binds to")
+    port: int = Field(default=1026, ge=1, le=65535, description="HTTP port")
+    workers: int = Field(default=1, ge=1, le=64, description="Number of server processes")
+    page_size_default: int = Field(default=20, ge=1, description="limit when a query gives none")
+    page_size_max: int = Field(default=1000, ge=1, description="Largest limit; above it TooManyResults")
+    outbound_allow: str = Field(
+        default="",
+        description="Comma-separated hosts or CIDRs outbound calls may reach despite the SSRF guard",
+    )
+    context_fetch_timeout: float = Field(
+        default=3.0, gt=0, description="Seconds to wait for a remote @context"
+    )
+    context_max_bytes: int = Field(
+        default=1_000_000, ge=1024, description="Largest remote @context accepted, in bytes"
+    )
+    context_cache_size: int = Field(
+        default=256, ge=1, description="Remote @context documents kept in memory"
+    )
+    max_body_bytes: int = Field(
+        default=16_000_000, ge=1024, description="Largest request body accepted, in bytes"
+    )
+    q_max_length: int = Field(default=4096, ge=16, description="Longest q / scopeQ accepted")
+    log_level: str = Field(default="info", description="debug, info, warning or error")
+
+    @property
+    def is_postgres(self) -> bool:
+        return self.database_url.startswith(("postgresql://", "postgres://"))
+
+    def outbound_allow_list(self) -> list[str]:
+        return [part.strip() for part in self.outbound_allow.split(",") if part.strip()]

@@ -1,0 +1,126 @@
+"""The storage seam: small Protocols every backend implements, and the query it receives.
+
+Entities arrive and leave in Dosi's internal expanded form (see dosi.ngsild.model).
+Every filter in `EntityQuery` is compiled to SQL by the backend: nothing is filtered
+in Python after a broad fetch.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, AsyncContextManager, Protocol
+
+from dosi.ngsild.query import GeoQuery, QNode, TypeExpr
+
+Entity = dict[str, Any]
+
+
+@dataclass(frozen=True)
+class Selector:
+    """One entity selector of a POST query: the entities matching all of its members."""
+
+    ids: tuple[str, ...] | None = None
+    id_pattern: str | None = None
+    types: TypeExpr | None = None
+
+
+@dataclass
+class EntityQuery:
+    """A query over one tenant's entities. Names in it are already expanded IRIs."""
+
+    tenant: str = ""
+    ids: list[str] | None = None
+    id_pattern: str | None = None
+    types: TypeExpr | None = None
+    selectors: list[Selector] | None = None  # any of them (POST /entityOperations/query)
+    attrs: list[str] | None = None  # entities having at least one of these attributes
+    q: QNode | None = None
+    scope_q: Any = None
+    geo: GeoQuery | None = None
+    limit: int = 20
+    offset: int = 0
+    count: bool = False
+
+    def has_filter(self) -> bool:
+        return any(
+            value is not None
+            for value in (self.ids, self.id_pattern, self.types, self.selectors, self.attrs, self.q, self.scope_q, self.geo)
+        )
+
+
+@dataclass
+class QueryResult:
+    entities: list[Entity] = field(default_factory=list)
+    count: int | None = None
+
+
+@dataclass
+class TypeInfo:
+    type: str
+    count: int
+    attributes: dict[str, set[str]]  # attribute IRI -> attribute types seen
+
+
+@dataclass
+class AttributeInfo:
+    attr: str
+    count: int
+    types: set[str]  # entity type IRIs having it
+    attribute_types: set[str]
+
+
+@dataclass
+class StoredContext:
+    id: str
+    url: str
+    kind: str  # Hosted, Cached, ImplicitlyCreated
+    body: Any
+    created_at: str
+    last_used: str | None = None
+    hits: int = 0
+
+
+class WriteTransaction(Protocol):
+    """Writes of one transaction; all of them commit together or none does."""
+
+    async def get(self, entity_id: str) -> Entity | None: ...
+    async def insert(self, entity: Entity) -> bool: ...  # False when the id exists
+    async def replace(self, entity: Entity) -> None: ...
+    async def delete(self, entity_id: str) -> bool: ...
+    async def delete_matching(self, query: EntityQuery) -> int: ...
+
+
+class EntityStore(Protocol):
+    async def open(self) -> None: ...
+    async def close(self) -> None: ...
+    def transaction(self, tenant: str) -> AsyncContextManager[WriteTransaction]: ...
+    async def get(self, tenant: str, entity_id: str) -> Entity | None: ...
+    async def query(self, query: EntityQuery) -> QueryResult: ...
+    async def types(self, tenant: str, type_iri: str | None = None) -> list[TypeInfo]: ...
+    async def attributes(self, tenant: str, attr_iri: str | None = None) -> list[AttributeInfo]: ...
+    async def tenant_exists(self, tenant: str) -> bool: ...
+    async def reset(self) -> None: ...
+    # hosted and cached @context documents (tenant-independent)
+    async def put_context(self, item: StoredContext) -> None: ...
+    async def get_context(self, context_id: str) -> StoredContext | None: ...
+    async def list_contexts(self) -> list[StoredContext]: ...
+    async def delete_context(self, context_id: str) -> bool: ...
+
+
+def attribute_rows(entity: Entity) -> list[tuple[str, str]]:
+    """(attribute IRI, attribute type) pairs of an entity, one per attribute and type."""
+    rows: set[tuple[str, str]] = set()
+    for iri, instances in entity.get("attrs", {}).items():
+        for inst in instances:
+            rows.add((iri, inst.get("type", "Property")))
+    return sorted(rows)
+
+
+def geo_rows(entity: Entity) -> list[tuple[str, dict[str, Any]]]:
+    """(attribute IRI, geometry) of every GeoProperty instance of an entity."""
+    rows = []
+    for iri, instances in entity.get("attrs", {}).items():
+        for inst in instances:
+            if inst.get("type") == "GeoProperty" and isinstance(inst.get("value"), dict):
+                rows.append((iri, inst["value"]))
+    return rows

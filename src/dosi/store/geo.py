@@ -1,0 +1,72 @@
+"""Exact geo predicates with shapely, and the metre/degree helpers both backends share.
+
+`near` distances are metres on a sphere (haversine); other relations are planar on lon/lat.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from functools import lru_cache
+from typing import Any
+
+from shapely import geometry as sg
+from shapely.geometry.base import BaseGeometry
+from shapely.ops import nearest_points
+
+EARTH_RADIUS_M = 6_371_008.8
+METRES_PER_DEGREE = math.pi * EARTH_RADIUS_M / 180
+
+
+def haversine(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dphi = p2 - p1
+    dlmb = math.radians(lon2 - lon1)
+    a = math.sin(dphi / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dlmb / 2) ** 2
+    return 2 * EARTH_RADIUS_M * math.asin(min(1.0, math.sqrt(a)))
+
+
+def near_box(lon: float, lat: float, metres: float) -> tuple[float, float, float, float]:
+    """A lon/lat box that contains every point within `metres` of (lon, lat)."""
+    dlat = metres / METRES_PER_DEGREE
+    cos_lat = math.cos(math.radians(min(89.9, abs(lat) + dlat)))
+    dlon = 180.0 if cos_lat <= 1e-6 else min(180.0, dlat / cos_lat)
+    return lon - dlon, lat - dlat, lon + dlon, lat + dlat
+
+
+@lru_cache(maxsize=1024)
+def shape_of(text: str) -> BaseGeometry:
+    return sg.shape(json.loads(text))
+
+
+def sphere_distance(point: BaseGeometry, other: BaseGeometry) -> float:
+    """Metres from a point to the nearest part of a geometry (0 inside polygons)."""
+    if other.geom_type == "Point":
+        return haversine(point.x, point.y, other.x, other.y)
+    if other.contains(point):
+        return 0.0
+    near = nearest_points(point, other)[1]
+    return haversine(point.x, point.y, near.x, near.y)
+
+
+def matches(stored: str, rel: str, query: str, max_d: float | None, min_d: float | None) -> bool:
+    """The exact predicate: stored geometry <rel> query geometry."""
+    try:
+        shape = shape_of(stored)
+        target = shape_of(query)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    if rel == "near":
+        distance = sphere_distance(target, shape)
+        if max_d is not None and distance > max_d:
+            return False
+        return not (min_d is not None and distance < min_d)
+    predicate: Any = {
+        "within": shape.within,
+        "contains": shape.contains,
+        "intersects": shape.intersects,
+        "equals": shape.equals,
+        "disjoint": shape.disjoint,
+        "overlaps": shape.overlaps,
+    }[rel]
+    return bool(predicate(target))

@@ -1,0 +1,314 @@
+"""The embedded store: SQLite with WAL, JSON1 for q, and R*Tree boxes with exact shapely predicates.
+
+One connection per process. Writes are serialised by an asyncio lock and run as one
+`BEGIN IMMEDIATE` transaction; several processes share the file through WAL.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+from contextlib import asynccontextmanager
+from functools import lru_cache
+from importlib import resources
+from pathlib import Path
+from typing import Any, AsyncIterator
+
+import orjson
+import re2
+
+from dosi.errors import BadRequestData
+from dosi.ngsild.model import bbox
+from dosi.store import geo
+from dosi.store.base import (
+    AttributeInfo,
+    Entity,
+    EntityQuery,
+    QueryResult,
+    StoredContext,
+    TypeInfo,
+    attribute_rows,
+    geo_rows,
+)
+from dosi.store.sqlite_sql import SqliteWhere
+
+GEO_SLOTS = 1024
+
+
+@lru_cache(maxsize=512)
+def _compiled(pattern: str) -> Any:
+    options = re2.Options()
+    options.log_errors = False
+    try:
+        return re2.compile(pattern, options)
+    except re2.error:
+        raise BadRequestData(f"invalid regular expression {pattern!r}") from None
+
+
+def _regexp(pattern: str, value: Any) -> bool:
+    if not isinstance(value, str):
+        return False
+    return _compiled(pattern).search(value) is not None
+
+
+def _geo_match(stored: str, rel: str, query: str, max_d: float | None, min_d: float | None) -> bool:
+    return geo.matches(stored, rel, query, max_d, min_d)
+
+
+def _path_of(url: str) -> str:
+    path = url.removeprefix("sqlite://")
+    if path.startswith("/"):
+        path = path[1:] if not path.startswith("//") else path[1:]
+    return path or "dosi.db"
+
+
+def _dumps(value: Any) -> str:
+    return orjson.dumps(value).decode()
+
+
+class SqliteTransaction:
+    def __init__(self, store: SqliteStore, tenant: str):
+        self.db = store.db
+        self.tenant = tenant
+
+    async def get(self, entity_id: str) -> Entity | None:
+        row = self.db.execute(
+            "SELECT doc FROM entities WHERE tenant = ? AND id = ?", (self.tenant, entity_id)
+        ).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    async def insert(self, entity: Entity) -> bool:
+        try:
+            cursor = self.db.execute(
+                "INSERT INTO entities (tenant, id, doc, created_at, modified_at) VALUES (?, ?, ?, ?, ?)",
+                (self.tenant, entity["id"], _dumps(entity), entity["createdAt"], entity["modifiedAt"]),
+            )
+        except sqlite3.IntegrityError:
+            return False
+        self._index(int(cursor.lastrowid or 0), entity)
+        self.db.execute("INSERT OR IGNORE INTO tenants (tenant) VALUES (?)", (self.tenant,))
+        return True
+
+    async def replace(self, entity: Entity) -> None:
+        row = self.db.execute(
+            "SELECT seq FROM entities WHERE tenant = ? AND id = ?", (self.tenant, entity["id"])
+        ).fetchone()
+        if row is None:
+            await self.insert(entity)
+            return
+        seq = int(row[0])
+        self.db.execute(
+            "UPDATE entities SET doc = ?, modified_at = ? WHERE seq = ?",
+            (_dumps(entity), entity["modifiedAt"], seq),
+        )
+        self._unindex(seq)
+        self._index(seq, entity)
+
+    async def delete(self, entity_id: str) -> bool:
+        row = self.db.execute(
+            "SELECT seq FROM entities WHERE tenant = ? AND id = ?", (self.tenant, entity_id)
+        ).fetchone()
+        if row is None:
+            return False
+        self._delete_seq(int(row[0]))
+        return True
+
+    async def delete_matching(self, query: EntityQuery) -> int:
+        where, params = SqliteWhere().build(query)
+        seqs = [r[0] for r in self.db.execute(f"SELECT e.seq FROM entities e WHERE {where}", params)]
+        for seq in seqs:
+            self._delete_seq(seq)
+        return len(seqs)
+
+    def _delete_seq(self, seq: int) -> None:
+        self.db.execute("DELETE FROM entities WHERE seq = ?", (seq,))
+        self._unindex(seq)
+
+    def _unindex(self, seq: int) -> None:
+        self.db.execute("DELETE FROM entity_types WHERE seq = ?", (seq,))
+        self.db.execute("DELETE FROM entity_attrs WHERE seq = ?", (seq,))
+        self.db.execute(
+            "DELETE FROM entity_geo WHERE id BETWEEN ? AND ?", (seq * GEO_SLOTS, seq * GEO_SLOTS + GEO_SLOTS - 1)
+        )
+
+    def _index(self, seq: int, entity: Entity) -> None:
+        tenant = self.tenant
+        self.db.executemany(
+            "INSERT OR IGNORE INTO entity_types (tenant, type, seq) VALUES (?, ?, ?)",
+            [(tenant, t, seq) for t in entity["type"]],
+        )
+        self.db.executemany(
+            "INSERT OR IGNORE INTO entity_attrs (tenant, attr, seq, atype) VALUES (?, ?, ?, ?)",
+            [(tenant, attr, seq, atype) for attr, atype in attribute_rows(entity)],
+        )
+        rows = []
+        for slot, (attr, geometry) in enumerate(geo_rows(entity)[:GEO_SLOTS]):
+            minx, miny, maxx, maxy = bbox(geometry)
+            rows.append((seq * GEO_SLOTS + slot, minx, maxx, miny, maxy, tenant, seq, attr, _dumps(geometry)))
+        if rows:
+            self.db.executemany(
+                "INSERT INTO entity_geo (id, minx, maxx, miny, maxy, tenant, seq, attr, geojson)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                rows,
+            )
+
+
+class SqliteStore:
+    def __init__(self, url: str):
+        self.path = _path_of(url)
+        self._db: sqlite3.Connection | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def db(self) -> sqlite3.Connection:
+        assert self._db is not None, "store is not open"
+        return self._db
+
+    async def open(self) -> None:
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("PRAGMA synchronous=NORMAL")
+        db.execute("PRAGMA busy_timeout=10000")
+        db.execute("PRAGMA cache_size=-65536")
+        db.execute("PRAGMA mmap_size=268435456")
+        db.create_function("dosi_regexp", 2, _regexp, deterministic=True)
+        db.create_function("dosi_geo", 5, _geo_match, deterministic=True)
+        self._db = db
+        self.migrate()
+
+    def migrate(self) -> list[str]:
+        db = self.db
+        db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)")
+        done = {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
+        applied = []
+        folder = resources.files("dosi.store.sql.sqlite")
+        for item in sorted(folder.iterdir(), key=lambda p: p.name):
+            if not item.name.endswith(".sql") or item.name in done:
+                continue
+            db.execute("BEGIN IMMEDIATE")
+            for statement in _statements(item.read_text()):
+                db.execute(statement)
+            db.execute("INSERT INTO schema_migrations (name) VALUES (?)", (item.name,))
+            db.execute("COMMIT")
+            applied.append(item.name)
+        return applied
+
+    async def close(self) -> None:
+        if self._db is not None:
+            self._db.close()
+            self._db = None
+
+    @asynccontextmanager
+    async def transaction(self, tenant: str) -> AsyncIterator[SqliteTransaction]:
+        async with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                yield SqliteTransaction(self, tenant)
+            except BaseException:
+                self.db.execute("ROLLBACK")
+                raise
+            self.db.execute("COMMIT")
+
+    async def get(self, tenant: str, entity_id: str) -> Entity | None:
+        row = self.db.execute(
+            "SELECT doc FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
+        ).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    async def query(self, query: EntityQuery) -> QueryResult:
+        where, params = SqliteWhere().build(query)
+        result = QueryResult()
+        if query.limit > 0:
+            rows = self.db.execute(
+                f"SELECT e.doc FROM entities e WHERE {where} ORDER BY e.seq LIMIT ? OFFSET ?",
+                [*params, query.limit, query.offset],
+            ).fetchall()
+            result.entities = [orjson.loads(r[0]) for r in rows]
+        if query.count:
+            result.count = int(self.db.execute(f"SELECT count(*) FROM entities e WHERE {where}", params).fetchone()[0])
+        return result
+
+    async def types(self, tenant: str, type_iri: str | None = None) -> list[TypeInfo]:
+        sql = "SELECT type, count(*) FROM entity_types WHERE tenant = ?"
+        params: list[Any] = [tenant]
+        if type_iri is not None:
+            sql += " AND type = ?"
+            params.append(type_iri)
+        infos = {
+            row[0]: TypeInfo(row[0], int(row[1]), {})
+            for row in self.db.execute(sql + " GROUP BY type ORDER BY type", params)
+        }
+        attr_sql = (
+            "SELECT DISTINCT t.type, a.attr, a.atype FROM entity_types t JOIN entity_attrs a"
+            " ON a.seq = t.seq WHERE t.tenant = ?"
+        )
+        if type_iri is not None:
+            attr_sql += " AND t.type = ?"
+        for type_name, attr, atype in self.db.execute(attr_sql, params):
+            infos[type_name].attributes.setdefault(attr, set()).add(atype)
+        return list(infos.values())
+
+    async def attributes(self, tenant: str, attr_iri: str | None = None) -> list[AttributeInfo]:
+        sql = "SELECT attr, count(DISTINCT seq) FROM entity_attrs WHERE tenant = ?"
+        params: list[Any] = [tenant]
+        if attr_iri is not None:
+            sql += " AND attr = ?"
+            params.append(attr_iri)
+        infos = {
+            row[0]: AttributeInfo(row[0], int(row[1]), set(), set())
+            for row in self.db.execute(sql + " GROUP BY attr ORDER BY attr", params)
+        }
+        detail_sql = (
+            "SELECT DISTINCT a.attr, a.atype, t.type FROM entity_attrs a JOIN entity_types t"
+            " ON t.seq = a.seq WHERE a.tenant = ?"
+        )
+        if attr_iri is not None:
+            detail_sql += " AND a.attr = ?"
+        for attr, atype, type_name in self.db.execute(detail_sql, params):
+            infos[attr].attribute_types.add(atype)
+            infos[attr].types.add(type_name)
+        return list(infos.values())
+
+    async def tenant_exists(self, tenant: str) -> bool:
+        if tenant == "":
+            return True
+        return self.db.execute("SELECT 1 FROM tenants WHERE tenant = ?", (tenant,)).fetchone() is not None
+
+    async def reset(self) -> None:
+        async with self._lock:
+            for table in ("entities", "entity_types", "entity_attrs", "entity_geo", "tenants", "contexts"):
+                self.db.execute(f"DELETE FROM {table}")
+
+    # -- @context documents ---------------------------------------------
+    async def put_context(self, item: StoredContext) -> None:
+        self.db.execute(
+            "INSERT OR REPLACE INTO contexts (id, url, kind, body, created_at, last_used, hits)"
+            " VALUES (?, ?, ?, ?, ?, ?, ?)",
+            (item.id, item.url, item.kind, _dumps(item.body), item.created_at, item.last_used, item.hits),
+        )
+
+    async def get_context(self, context_id: str) -> StoredContext | None:
+        row = self.db.execute(
+            "SELECT id, url, kind, body, created_at, last_used, hits FROM contexts WHERE id = ?", (context_id,)
+        ).fetchone()
+        return _context(row) if row else None
+
+    async def list_contexts(self) -> list[StoredContext]:
+        rows = self.db.execute(
+            "SELECT id, url, kind, body, created_at, last_used, hits FROM contexts ORDER BY created_at, id"
+        ).fetchall()
+        return [_context(r) for r in rows]
+
+    async def delete_context(self, context_id: str) -> bool:
+        return self.db.execute("DELETE FROM contexts WHERE id = ?", (context_id,)).rowcount > 0
+
+
+def _context(row: Any) -> StoredContext:
+    return StoredContext(row[0], row[1], row[2], orjson.loads(row[3]), row[4], row[5], int(row[6]))
+
+
+def _statements(script: str) -> list[str]:
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

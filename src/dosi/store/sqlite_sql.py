@@ -1,0 +1,215 @@
+"""EntityQuery -> SQLite WHERE clause (JSON1 for q, R*Tree + shapely for geo)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dosi.ngsild.query import (
+    And,
+    AttrPath,
+    Comparison,
+    Exists,
+    GeoQuery,
+    Or,
+    QNode,
+    Range,
+    ScopeTerm,
+    scope_regex,
+    TypeExpr,
+)
+from dosi.ngsild.model import bbox
+from dosi.store.base import EntityQuery
+from dosi.store.geo import near_box
+
+_COMPARE = {"==": "=", "!=": "!=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
+_META_PATHS = {"observedAt", "createdAt", "modifiedAt", "unitCode", "datasetId"}
+
+
+def json_key(name: str) -> str:
+    return '"' + name.replace('"', "") + '"'
+
+
+def _sql_value(value: Any) -> Any:
+    return int(value) if isinstance(value, bool) else value
+
+
+class SqliteWhere:
+    def __init__(self) -> None:
+        self.clauses: list[str] = []
+        self.params: list[Any] = []
+
+    def build(self, query: EntityQuery) -> tuple[str, list[Any]]:
+        self.clauses.append("e.tenant = ?")
+        self.params.append(query.tenant)
+        if query.ids is not None:
+            marks = ",".join("?" * len(query.ids))
+            self.clauses.append(f"e.id IN ({marks})")
+            self.params.extend(query.ids)
+        if query.id_pattern is not None:
+            self.clauses.append("dosi_regexp(?, e.id)")
+            self.params.append(query.id_pattern)
+        if query.types is not None:
+            self.clauses.append(self.types(query.tenant, query.types))
+        if query.selectors:
+            alternatives = []
+            for selector in query.selectors:
+                parts = ["1=1"]
+                if selector.ids:
+                    parts.append(f"e.id IN ({','.join('?' * len(selector.ids))})")
+                    self.params.extend(selector.ids)
+                if selector.id_pattern is not None:
+                    parts.append("dosi_regexp(?, e.id)")
+                    self.params.append(selector.id_pattern)
+                if selector.types is not None:
+                    parts.append(self.types(query.tenant, selector.types))
+                alternatives.append("(" + " AND ".join(parts) + ")")
+            self.clauses.append("(" + " OR ".join(alternatives) + ")")
+        if query.attrs:
+            marks = ",".join("?" * len(query.attrs))
+            self.clauses.append(
+                f"EXISTS (SELECT 1 FROM entity_attrs a WHERE a.seq = e.seq AND a.attr IN ({marks}))"
+            )
+            self.params.extend(query.attrs)
+        if query.q is not None:
+            self.clauses.append(self.q(query.q))
+        if query.scope_q is not None:
+            self.clauses.append(self.scope(query.scope_q))
+        if query.geo is not None:
+            self.clauses.append(self.geo(query.tenant, query.geo))
+        return " AND ".join(self.clauses), self.params
+
+    # -- types -----------------------------------------------------------
+    def types(self, tenant: str, expr: TypeExpr) -> str:
+        alternatives = []
+        for names in expr.alternatives:
+            parts = []
+            for name in names:
+                parts.append(
+                    "e.seq IN (SELECT t.seq FROM entity_types t WHERE t.tenant = ? AND t.type = ?)"
+                )
+                self.params.extend([tenant, name])
+            alternatives.append("(" + " AND ".join(parts) + ")")
+        return "(" + " OR ".join(alternatives) + ")"
+
+    # -- q ---------------------------------------------------------------
+    def q(self, node: QNode) -> str:
+        if isinstance(node, And):
+            return "(" + " AND ".join(self.q(item) for item in node.items) + ")"
+        if isinstance(node, Or):
+            return "(" + " OR ".join(self.q(item) for item in node.items) + ")"
+        if isinstance(node, Exists):
+            inner = self._exists(node.path)
+            return f"NOT {inner}" if node.negate else inner
+        return self._comparison(node)
+
+    def _instance_path(self, path: AttrPath) -> tuple[str, str]:
+        """(JSON path of the instances array, JSON path inside one instance to compare)."""
+        instances = "$.attrs." + json_key(path.attr)
+        inner = "$"
+        subs = list(path.sub)
+        if subs and subs[-1] in _META_PATHS:
+            meta = subs.pop()
+            for sub in subs:
+                inner += ".sub." + json_key(sub)
+            return instances, inner + "." + meta
+        for sub in subs:
+            inner += ".sub." + json_key(sub)
+        return instances, inner
+
+    def _exists(self, path: AttrPath) -> str:
+        instances, inner = self._instance_path(path)
+        self.params.append(instances)
+        if inner == "$" and not path.keys:
+            return "(json_type(e.doc, ?) IS NOT NULL)"
+        target = inner + ("" if inner.endswith(_meta_suffixes()) else ".value")
+        for key in path.keys:
+            target += "." + json_key(key)
+        self.params.append(target)
+        return "EXISTS (SELECT 1 FROM json_each(e.doc, ?) i WHERE json_type(i.value, ?) IS NOT NULL)"
+
+    def _comparison(self, node: Comparison) -> str:
+        instances, inner = self._instance_path(node.path)
+        is_meta = inner.endswith(_meta_suffixes())
+        if is_meta:
+            targets = [inner]
+        else:
+            keys = "".join("." + json_key(k) for k in node.path.keys)
+            targets = [inner + ".value" + keys]
+            if not keys:
+                targets += [inner + '.value."@value"', inner + ".object", inner + ".vocab",
+                            inner + ".languageMap.*"]
+        # json_each over a scalar yields the scalar; over an array, each element
+        sources = []
+        for target in targets:
+            if target.endswith(".*"):
+                sources.append(("json_each(i.value, ?)", target[:-2]))
+            else:
+                sources.append(("json_each(i.value, ?)", target))
+        predicate, pred_params = self._predicate(node)
+        ors = []
+        params: list[Any] = []
+        for source, path_text in sources:
+            ors.append(f"EXISTS (SELECT 1 FROM {source} v WHERE v.type NOT IN ('object') AND {predicate})")
+            params.append(path_text)
+            params.extend(pred_params)
+        self.params.append(instances)
+        self.params.extend(params)
+        return f"EXISTS (SELECT 1 FROM json_each(e.doc, ?) i WHERE {' OR '.join(ors)})"
+
+    def _predicate(self, node: Comparison) -> tuple[str, list[Any]]:
+        value = node.value
+        if node.op in ("~=", "!~="):
+            sql = "dosi_regexp(?, v.value)"
+            return (f"NOT {sql}" if node.op == "!~=" else sql), [value]
+        if isinstance(value, Range):
+            sql = "(v.value >= ? AND v.value <= ?)"
+            params = [_sql_value(value.low), _sql_value(value.high)]
+            return (f"NOT {sql}" if node.op == "!=" else sql), params
+        if isinstance(value, tuple):
+            marks = ",".join("?" * len(value))
+            sql = f"v.value IN ({marks})"
+            params = [_sql_value(v) for v in value]
+            return (f"NOT {sql}" if node.op == "!=" else sql), params
+        return f"v.value {_COMPARE[node.op]} ?", [_sql_value(value)]
+
+    # -- scope -----------------------------------------------------------
+    def scope(self, node: Any) -> str:
+        if isinstance(node, And):
+            return "(" + " AND ".join(self.scope(item) for item in node.items) + ")"
+        if isinstance(node, Or):
+            return "(" + " OR ".join(self.scope(item) for item in node.items) + ")"
+        assert isinstance(node, ScopeTerm)
+        self.params.append(scope_regex(node))
+        return "EXISTS (SELECT 1 FROM json_each(e.doc, '$.scope') s WHERE dosi_regexp(?, s.value))"
+
+    # -- geo -------------------------------------------------------------
+    def geo(self, tenant: str, geo: GeoQuery) -> str:
+        query_text = json.dumps(geo.geometry)
+        exact = "dosi_geo(g.geojson, ?, ?, ?, ?)"
+        exact_params = [geo.georel, query_text, geo.max_distance, geo.min_distance]
+        if geo.georel == "near" and geo.max_distance is not None:
+            lon, lat = geo.geometry["coordinates"][:2]
+            box: tuple[float, float, float, float] | None = near_box(lon, lat, geo.max_distance)
+        elif geo.georel in ("within", "intersects", "equals", "overlaps", "contains"):
+            box = bbox(geo.geometry)
+        else:
+            box = None  # disjoint / minDistance: every geometry is a candidate
+        sql = "e.seq IN (SELECT g.seq FROM entity_geo g WHERE g.tenant = ? AND g.attr = ?"
+        params: list[Any] = [tenant, geo.geoproperty]
+        if box is not None:
+            minx, miny, maxx, maxy = box
+            if geo.georel == "within":
+                sql += " AND g.minx >= ? AND g.maxx <= ? AND g.miny >= ? AND g.maxy <= ?"
+            elif geo.georel == "contains":
+                sql += " AND g.minx <= ? AND g.maxx >= ? AND g.miny <= ? AND g.maxy >= ?"
+            else:
+                sql += " AND g.maxx >= ? AND g.minx <= ? AND g.maxy >= ? AND g.miny <= ?"
+            params.extend([minx, maxx, miny, maxy])
+        sql += f" AND {exact})"
+        self.params.extend(params + exact_params)
+        return sql
+
+
+def _meta_suffixes() -> tuple[str, ...]:
+    return tuple("." + m for m in _META_PATHS)
