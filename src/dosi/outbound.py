@@ -32,7 +32,11 @@ class OutboundGuard:
 
     async def check(self, url: str, schemes: tuple[str, ...] = ("http", "https")) -> None:
         """Raise BadRequestData when the server must not call `url`."""
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise BadRequestData(f"{url!r} is not a valid URL") from None
         if parts.scheme not in schemes or not parts.hostname:
             raise BadRequestData(f"{url!r} is not an allowed {'/'.join(schemes)} URL")
         host = parts.hostname.lower()
@@ -43,8 +47,8 @@ class OutboundGuard:
         except ValueError:
             loop = asyncio.get_running_loop()
             try:
-                infos = await asyncio.wait_for(loop.getaddrinfo(host, parts.port or 0, type=socket.SOCK_STREAM), 3)
-            except (OSError, asyncio.TimeoutError):
+                infos = await asyncio.wait_for(loop.getaddrinfo(host, port or 0, type=socket.SOCK_STREAM), 3)
+            except (TimeoutError, OSError):
                 raise BadRequestData(f"the host of {url!r} cannot be resolved") from None
             addresses = sorted({str(info[4][0]) for info in infos})
         for address in addresses:

@@ -12,10 +12,11 @@ win, as the NGSI-LD API requires.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
-from typing import Any, Mapping
+from typing import Any
 
 CORE_CONTEXT_URLS: tuple[str, ...] = tuple(
     f"https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.{minor}.jsonld" for minor in (6, 7, 8, 9)

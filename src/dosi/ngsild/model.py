@@ -17,7 +17,7 @@ sub-attributes moved under "sub" (keyed by IRI):
 from __future__ import annotations
 
 import re
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 NGSILD = "https://uri.etsi.org/ngsi-ld/"
@@ -69,7 +69,7 @@ _DATETIME = re.compile(
 
 
 def now_iso() -> str:
-    stamp = datetime.now(timezone.utc)
+    stamp = datetime.now(UTC)
     return stamp.strftime("%Y-%m-%dT%H:%M:%S.") + f"{stamp.microsecond:06d}Z"
 
 
@@ -94,7 +94,7 @@ def is_datetime(value: Any) -> bool:
 def normalize_datetime(value: str) -> str:
     """Render a client's timestamp in UTC with Z, keeping its precision."""
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    utc = parsed.astimezone(timezone.utc)
+    utc = parsed.astimezone(UTC)
     frac = ""
     if "." in value:
         digits = re.match(r"[^.]*\.(\d+)", value)
@@ -121,7 +121,7 @@ def geometry_problem(value: Any) -> str | None:
     gtype = value.get("type")
     if gtype not in GEOMETRY_TYPES:
         return f"unsupported GeoJSON geometry type {gtype!r}"
-    coords = value.get("coordinates")
+    coords: Any = value.get("coordinates")
     if not _positions_ok(coords, GEOMETRY_TYPES[gtype]):
         return f"invalid coordinates for a {gtype}"
     if gtype == "LineString" and len(coords) < 2:

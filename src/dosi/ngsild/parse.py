@@ -35,7 +35,10 @@ _INFER_ORDER = (
 def expand_type(ctx: ActiveContext, name: Any) -> str:
     if not isinstance(name, str) or not name or not is_valid_name(name):
         raise BadRequestData(f"invalid entity type {name!r}")
-    return ctx.expand(name)
+    iri = ctx.expand(name)
+    if iri.startswith("@"):
+        raise BadRequestData(f"the entity type {name!r} expands to the keyword {iri}")
+    return iri
 
 
 def parse_types(ctx: ActiveContext, raw: Any) -> list[str]:
@@ -61,11 +64,14 @@ def parse_scope(raw: Any) -> list[str]:
 class Parser:
     """Turns one request's attributes into instances. `key_values` selects the simplified form."""
 
-    def __init__(self, ctx: ActiveContext, now: str, key_values: bool = False, allow_null: bool = False):
+    def __init__(
+        self, ctx: ActiveContext, now: str, key_values: bool = False, allow_null: bool = False, partial: bool = False
+    ):
         self.ctx = ctx
         self.now = now
         self.key_values = key_values
-        self.allow_null = allow_null  # merge-patch: urn:ngsi-ld:null / null delete
+        self.allow_null = allow_null  # merge-patch: urn:ngsi-ld:null deletes
+        self.partial = partial  # a fragment of an existing attribute: the value may be absent
 
     # -- entities --------------------------------------------------------
     def entity(self, body: Any, require_type: bool = True) -> dict[str, Any]:
@@ -102,7 +108,10 @@ class Parser:
     def attr_name(self, name: Any) -> str:
         if not isinstance(name, str) or not is_valid_name(name):
             raise BadRequestData(f"invalid attribute name {name!r}")
-        return self.ctx.expand(name)
+        iri = self.ctx.expand(name)
+        if iri.startswith("@"):
+            raise BadRequestData(f"the attribute name {name!r} expands to the keyword {iri}")
+        return iri
 
     # -- attributes ------------------------------------------------------
     def instances(self, iri: str, raw: Any) -> list[dict[str, Any]]:
@@ -124,9 +133,7 @@ class Parser:
         if self.key_values:
             return self._simplified(iri, raw)
         if raw is None:
-            if self.allow_null:
-                return {"type": "Property", "value": NULL_URI}
-            raise BadRequestData("an attribute cannot be null")
+            raise BadRequestData("an attribute cannot be null (NGSI-LD null is \"urn:ngsi-ld:null\")")
         if not isinstance(raw, dict):
             return self._simplified(iri, raw)
         atype = raw.get("type")
@@ -139,9 +146,11 @@ class Parser:
                 return {"type": "GeoProperty", "value": raw}
             raise BadRequestData(f"unknown attribute type {atype!r}")
         key = VALUE_KEY[atype]
-        if key not in raw:
+        inst: dict[str, Any] = {"type": atype}
+        if key in raw:
+            inst[key] = self._check_value(atype, raw[key])
+        elif not self.partial:
             raise BadRequestData(f"a {atype} needs a '{key}' member")
-        inst: dict[str, Any] = {"type": atype, key: self._check_value(atype, raw[key])}
         for meta in ("observedAt", "unitCode", "datasetId", "objectType", "lang"):
             if meta in raw:
                 inst[meta] = self._meta(meta, raw[meta])
@@ -157,9 +166,7 @@ class Parser:
 
     def _simplified(self, iri: str, raw: Any) -> dict[str, Any]:
         if raw is None:
-            if self.allow_null:
-                return {"type": "Property", "value": NULL_URI}
-            raise BadRequestData("an attribute value cannot be null")
+            raise BadRequestData("an attribute value cannot be null (NGSI-LD null is \"urn:ngsi-ld:null\")")
         if iri in GEO_IRIS and is_geometry(raw):
             return {"type": "GeoProperty", "value": raw}
         if iri in GEO_IRIS and isinstance(raw, dict) and "coordinates" in raw:
@@ -167,10 +174,10 @@ class Parser:
         return {"type": "Property", "value": raw}
 
     def _check_value(self, atype: str, value: Any) -> Any:
-        if value is None and not self.allow_null:
+        if value is None:
             raise BadRequestData(f"the value of a {atype} cannot be null")
-        if value is None or value == NULL_URI:
-            return NULL_URI if self.allow_null else value
+        if value == NULL_URI:
+            return value
         if atype == "GeoProperty":
             problem = geometry_problem(value)
             if problem:

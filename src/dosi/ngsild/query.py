@@ -44,12 +44,12 @@ class Exists:
 
 @dataclass(frozen=True)
 class And:
-    items: tuple["QNode", ...]
+    items: tuple[QNode, ...]
 
 
 @dataclass(frozen=True)
 class Or:
-    items: tuple["QNode", ...]
+    items: tuple[QNode, ...]
 
 
 QNode = Union[Comparison, Exists, And, Or]
@@ -244,14 +244,16 @@ def parse_scope_query(text: str) -> Any:
     if not text:
         raise InvalidRequest("scopeQ is empty")
     ors = []
-    for alternative in _split_top(text, "|"):
+    for alternative in (alt for part in _split_top(text, "|") for alt in _split_top(part, ",")):
         ands = [_scope_term(part) for part in _split_top(alternative, ";")]
-        ors.append(ands[0] if len(ands) == 1 else And(tuple(ands)))  # type: ignore[arg-type]
-    return ors[0] if len(ors) == 1 else Or(tuple(ors))  # type: ignore[arg-type]
+        ors.append(ands[0] if len(ands) == 1 else And(tuple(ands)))
+    return ors[0] if len(ors) == 1 else Or(tuple(ors))
 
 
 def _split_top(text: str, sep: str) -> list[str]:
-    parts, depth, current = [], 0, []
+    parts: list[str] = []
+    current: list[str] = []
+    depth = 0
     for char in text:
         depth += (char == "(") - (char == ")")
         if char == sep and depth == 0:

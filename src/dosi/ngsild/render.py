@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Iterable
+from collections.abc import Iterable
+from dataclasses import dataclass, field, replace
+from typing import Any
 
 from dosi.ngsild.context import ActiveContext
 from dosi.ngsild.model import LOCATION, NULL_URI, SYSTEM_KEYS, VALUE_KEY
@@ -13,7 +14,7 @@ CONCISE = "concise"
 SIMPLIFIED = "keyValues"
 
 
-@dataclass(frozen=True)
+@dataclass
 class View:
     """How to render: the representation and the projections that apply to each entity."""
 
@@ -25,21 +26,28 @@ class View:
     lang: str | None = None
     dataset_ids: frozenset[str] | None = None  # None: every instance; "@none" = default instance
     geometry_property: str = LOCATION
+    join: str | None = None  # inline | flat
+    join_level: int = 1
+    links: dict[str, View] = field(default_factory=dict)  # relationship IRI -> view of its target
+
+    def link_default(self) -> View:
+        """How a linked entity is shown when no nested pick/omit names it."""
+        return replace(self, attrs=None, omit=frozenset(), pick_members=None, links={}, dataset_ids=None)
 
 
 def _pick_lang(language_map: dict[str, Any], lang: str) -> tuple[str, Any]:
-    if lang == "*":
-        return "*", language_map
     wanted = [part.split(";")[0].strip() for part in lang.split(",") if part.strip()]
     for tag in wanted:
-        if tag == "*":
-            break
+        if tag == "*" and language_map:
+            first = sorted(k for k in language_map if k != "@none") or ["@none"]
+            return first[0], language_map[first[0]]
         if tag in language_map:
             return tag, language_map[tag]
     if "@none" in language_map:
         return "@none", language_map["@none"]
-    first = next(iter(language_map.items()), (None, None))
-    return str(first[0]), first[1]
+    for tag, text in language_map.items():
+        return str(tag), text
+    return "@none", None
 
 
 class Renderer:
@@ -60,7 +68,7 @@ class Renderer:
                 out["type"] = types[0] if len(types) == 1 else types
         if "scope" in entity and (members is None or "scope" in members) and "scope" not in view.omit:
             scope = entity["scope"]
-            out["scope"] = scope[0] if len(scope) == 1 and view.form != NORMALIZED else scope
+            out["scope"] = scope[0] if len(scope) == 1 else scope
         if view.sys_attrs and view.form != SIMPLIFIED:
             for key in ("createdAt", "modifiedAt"):
                 if key in entity:
@@ -90,7 +98,7 @@ class Renderer:
         key = VALUE_KEY.get(atype, "value")
         value = inst.get(key)
         if atype == "VocabProperty":
-            value = [self.ctx.compact(v) for v in value] if isinstance(value, list) else self.ctx.compact(value)
+            value = [self.ctx.compact(v) for v in value] if isinstance(value, list) else self.ctx.compact(str(value))
         lang_tag: str | None = None
         if atype == "LanguageProperty" and self.view.lang is not None and isinstance(value, dict):
             lang_tag, value = _pick_lang(value, self.view.lang)
@@ -113,7 +121,9 @@ class Renderer:
                 out[meta] = inst[meta]
         if "objectType" in inst:
             otype = inst["objectType"]
-            out["objectType"] = [self.ctx.compact(t) for t in otype] if isinstance(otype, list) else self.ctx.compact(otype)
+            out["objectType"] = (
+                [self.ctx.compact(t) for t in otype] if isinstance(otype, list) else self.ctx.compact(str(otype))
+            )
         if self.view.sys_attrs:
             for meta in SYSTEM_KEYS:
                 if meta in inst:

@@ -7,7 +7,7 @@ written); the successful ones commit together in one transaction.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from dosi.errors import AlreadyExists, BadRequestData, DosiError, ResourceNotFound
 from dosi.ngsild.context import ActiveContext
@@ -18,7 +18,7 @@ from dosi.service.entities import EntityService, UpdateResult
 from dosi.store.base import Entity, EntityStore
 
 # one batch item: the raw entity and its active context, or the error found while resolving it
-Item = tuple[Any, Union[ActiveContext, DosiError]]
+Item = tuple[Any, ActiveContext | DosiError]
 
 
 @dataclass

@@ -115,7 +115,7 @@ class ContextService:
                         if size > limit:
                             raise LdContextNotAvailable(f"@context {url} is larger than {limit} bytes")
                         chunks.append(chunk)
-        except httpx.HTTPError as err:
+        except (httpx.HTTPError, ValueError) as err:
             raise LdContextNotAvailable(f"cannot load @context {url}: {type(err).__name__}") from None
         try:
             body = orjson.loads(b"".join(chunks))
@@ -171,12 +171,16 @@ class ContextService:
         return item
 
     async def delete(self, context_id: str, reload: bool) -> None:
-        if context_id in self.core_docs or context_id in ld.CORE_CONTEXT_URLS:
+        if context_id in self.core_docs:
+            if reload:
+                return  # the core contexts are built in: reloading them is a no-op
             raise BadRequestData("the core @context cannot be deleted")
+        if reload:
+            found = await self.store.get_context(context_id)
+            if found is None or found.kind != "Cached":
+                raise BadRequestData("only an existing cached @context can be reloaded")
         item = await self.get(context_id)
         if reload:
-            if item.kind != "Cached":
-                raise BadRequestData("only a cached @context can be reloaded")
             self._forget(item.url)
             body = await self._fetch(item.url)
             item.body = body

@@ -11,6 +11,7 @@ from typing import Any
 
 from dosi.errors import AlreadyExists, BadRequestData, DosiError, ResourceNotFound
 from dosi.ngsild.context import ActiveContext
+from dosi.ngsild.join import relationship_targets
 from dosi.ngsild.model import is_uri, now_iso
 from dosi.ngsild.parse import Parser, parse_scope, parse_types
 from dosi.service import merge as rules
@@ -61,6 +62,19 @@ class EntityService:
             return {}
         result = await self.store.query(EntityQuery(tenant=tenant, ids=ids, limit=len(ids)))
         return {e["id"]: e for e in result.entities}
+
+    async def linked(self, tenant: str, roots: list[Entity], level: int) -> dict[str, Entity]:
+        """Entities reachable from `roots` through Relationships, up to `level` hops."""
+        found: dict[str, Entity] = {}
+        frontier = roots
+        for _ in range(level):
+            wanted = [t for e in frontier for t in relationship_targets(e) if t not in found]
+            fetched = await self.get_many(tenant, list(dict.fromkeys(wanted)))
+            found.update(fetched)
+            frontier = list(fetched.values())
+            if not frontier:
+                break
+        return found
 
     # -- whole-entity changes ------------------------------------------
     async def delete(self, tenant: str, entity_id: str) -> None:
@@ -178,7 +192,7 @@ class EntityService:
             raise BadRequestData("an attribute fragment must be a non-empty JSON object")
         now = now_iso()
         explicit_type = body.get("type")
-        parser = Parser(ctx, now, allow_null=True)
+        parser = Parser(ctx, now, allow_null=True, partial=True)
         async with self.store.transaction(tenant) as tx:
             entity = await tx.get(entity_id)
             if entity is None:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, replace
-from typing import Any, Mapping
+from collections.abc import Mapping
+from dataclasses import replace
+from typing import Any
 
 import re2
 
 from dosi.errors import BadRequestData, InvalidRequest, TooManyResults
 from dosi.ngsild.context import ActiveContext
+from dosi.ngsild.join import Tree, parse_tree
 from dosi.ngsild.model import LOCATION, is_uri
 from dosi.ngsild.query import (
     And,
@@ -31,12 +32,6 @@ from dosi.store.base import EntityQuery
 _FORMS = {"keyValues": SIMPLIFIED, "simplified": SIMPLIFIED, "concise": CONCISE, "normalized": NORMALIZED}
 _OPTIONS = set(_FORMS) | {"sysAttrs", "noOverwrite", "update", "replace"}
 _MEMBERS = {"id", "type", "scope"}
-_PROJECTION = re.compile(r"^[^{},;\s]+(\{.*\})?$")
-
-
-@dataclass
-class Projection:
-    names: list[str]  # top-level names in pick/omit
 
 
 def split_list(value: str | None) -> list[str] | None:
@@ -64,33 +59,30 @@ def parse_options(options: str | None, fmt: str | None) -> tuple[str, set[str]]:
     return form, flags
 
 
-def parse_projection(text: str, what: str) -> list[str]:
-    """Top-level names of a pick/omit list; nested {...} groups are checked for syntax."""
-    names: list[str] = []
-    depth = 0
-    current = ""
-    for char in text + ",":
-        if char == "{":
-            depth += 1
-        elif char == "}":
-            depth -= 1
-            if depth < 0:
-                raise BadRequestData(f"unbalanced braces in {what}")
-        if char == "," and depth == 0:
-            item = current.strip()
-            if not item or not _PROJECTION.match(item) or item.endswith("{}"):
-                raise BadRequestData(f"invalid {what} {text!r}")
-            if "{" in item:
-                inner = item[item.index("{") + 1 : -1]
-                parse_projection(inner, what)
-                item = item[: item.index("{")]
-            names.append(item)
-            current = ""
-        else:
-            current += char
-    if depth != 0:
-        raise BadRequestData(f"unbalanced braces in {what}")
-    return names
+def _tree(text: str, what: str) -> Tree:
+    try:
+        return parse_tree(text)
+    except ValueError as err:
+        raise BadRequestData(f"invalid {what} {text!r}: {err}") from None
+
+
+def _picked(view: View, tree: Tree, ctx: ActiveContext) -> View:
+    """The view keeping only the members and attributes named by a pick tree."""
+    view.pick_members = frozenset(n for n in tree if n in _MEMBERS)
+    view.attrs = frozenset(ctx.expand(n) for n in tree if n not in _MEMBERS)
+    view.links = {
+        ctx.expand(n): _picked(view.link_default(), sub, ctx) for n, sub in tree.items() if sub is not None
+    }
+    return view
+
+
+def _omitted(view: View, tree: Tree, ctx: ActiveContext) -> View:
+    """The view dropping what an omit tree names; names with {...} only project the linked entity."""
+    view.omit = frozenset(n if n in _MEMBERS else ctx.expand(n) for n, sub in tree.items() if sub is None)
+    view.links = {
+        ctx.expand(n): _omitted(view.link_default(), sub, ctx) for n, sub in tree.items() if sub is not None
+    }
+    return view
 
 
 def expand_q(node: QNode, ctx: ActiveContext) -> QNode:
@@ -138,33 +130,30 @@ class QueryBuilder:
             raise BadRequestData("pick and omit cannot be used together")
         if attrs is not None and (pick is not None or omit is not None):
             raise BadRequestData("attrs cannot be combined with pick or omit")
-        keep: frozenset[str] | None = None
-        members: frozenset[str] | None = None
-        dropped: frozenset[str] = frozenset()
+        dataset_ids = split_list(params.get("datasetId"))
+        geometry_property = params.get("geometryProperty")
+        join = params.get("join")
+        if join not in (None, "inline", "flat", "@none"):
+            raise BadRequestData("join must be inline, flat or @none")
+        level = _non_negative(params.get("joinLevel"), "joinLevel", 1)
+        view = View(
+            form=form,
+            sys_attrs="sysAttrs" in flags,
+            lang=params.get("lang"),
+            dataset_ids=frozenset(dataset_ids) if dataset_ids else None,
+            geometry_property=ctx.expand(geometry_property) if geometry_property else LOCATION,
+            join=None if join == "@none" else join,
+            join_level=level,
+        )
         if attrs is not None:
             if not all(attrs) or any(a in ("id", "type") for a in attrs):
                 raise BadRequestData("attrs must list attribute names")
-            keep = frozenset(ctx.expand(a) for a in attrs)
+            view.attrs = frozenset(ctx.expand(a) for a in attrs)
         if pick is not None:
-            names = parse_projection(pick, "pick")
-            members = frozenset(n for n in names if n in _MEMBERS)
-            keep = frozenset(ctx.expand(n) for n in names if n not in _MEMBERS)
+            return _picked(view, _tree(pick, "pick"), ctx)
         if omit is not None:
-            names = parse_projection(omit, "omit")
-            dropped = frozenset(n if n in _MEMBERS else ctx.expand(n) for n in names)
-        dataset_ids = split_list(params.get("datasetId"))
-        lang = params.get("lang")
-        geometry_property = params.get("geometryProperty")
-        return View(
-            form=form,
-            sys_attrs="sysAttrs" in flags,
-            attrs=keep,
-            omit=dropped,
-            pick_members=members,
-            lang=lang,
-            dataset_ids=frozenset(dataset_ids) if dataset_ids else None,
-            geometry_property=ctx.expand(geometry_property) if geometry_property else LOCATION,
-        )
+            return _omitted(view, _tree(omit, "omit"), ctx)
+        return view
 
     def query(self, tenant: str, ctx: ActiveContext, params: Mapping[str, str], require_filter: bool = True) -> EntityQuery:
         query = EntityQuery(tenant=tenant)
@@ -180,15 +169,10 @@ class QueryBuilder:
         if params.get("type") is not None:
             query.types = expand_types(parse_type_expression(params["type"]), ctx)
         attrs = split_list(params.get("attrs"))
-        pick = params.get("pick")
         if attrs is not None:
             if not all(attrs) or any(a in ("id", "type") for a in attrs):
                 raise BadRequestData("attrs must list attribute names")
             query.attrs = [ctx.expand(a) for a in attrs]
-        elif pick is not None:
-            names = [n for n in parse_projection(pick, "pick") if n not in _MEMBERS]
-            if names:
-                query.attrs = [ctx.expand(n) for n in names]
         if params.get("q") is not None:
             query.q = expand_q(parse_q(params["q"], self.settings.q_max_length), ctx)
         if params.get("scopeQ") is not None:
@@ -200,6 +184,8 @@ class QueryBuilder:
         )
         if geo is not None:
             query.geo = replace(geo, geoproperty=ctx.expand(geo.geoproperty))
+        if params.get("orderBy"):
+            query.order_by = parse_order_by(params["orderBy"], ctx)
         self.paging(query, params)
         local = params.get("local") == "true"
         if require_filter and not local and not any(
@@ -219,6 +205,28 @@ class QueryBuilder:
         query.count = count == "true"
         if query.limit == 0 and not query.count:
             raise BadRequestData("limit=0 needs count=true")
+
+
+_ORDER_MEMBERS = {"id", "type", "createdAt", "modifiedAt"}
+
+
+def parse_order_by(text: str, ctx: ActiveContext) -> list[tuple[str | AttrPath, bool]]:
+    """orderBy=name;desc,type: members or attribute paths, each ascending unless ';desc'."""
+    order: list[tuple[str | AttrPath, bool]] = []
+    for item in text.split(","):
+        name, _, direction = item.strip().partition(";")
+        if direction not in ("", "asc", "desc") or not name:
+            raise BadRequestData(f"invalid orderBy term {item!r}")
+        if name in _ORDER_MEMBERS:
+            order.append((name, direction == "desc"))
+            continue
+        head, *subs = name.split(".")
+        if not head or not all(subs):
+            raise BadRequestData(f"invalid orderBy term {item!r}")
+        path = expand_q(Exists(AttrPath(head, tuple(subs))), ctx)
+        assert isinstance(path, Exists)
+        order.append((path.path, direction == "desc"))
+    return order
 
 
 def _non_negative(raw: str | None, name: str, default: int) -> int:

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, AsyncContextManager, Protocol
 
-from dosi.ngsild.query import GeoQuery, QNode, TypeExpr
+from dosi.ngsild.query import AttrPath, GeoQuery, QNode, TypeExpr
 
 Entity = dict[str, Any]
 
@@ -37,6 +37,7 @@ class EntityQuery:
     q: QNode | None = None
     scope_q: Any = None
     geo: GeoQuery | None = None
+    order_by: list[tuple[str | AttrPath, bool]] | None = None  # (member or attribute path, descending)
     limit: int = 20
     offset: int = 0
     count: bool = False

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import asyncio
 import sqlite3
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import lru_cache
 from importlib import resources
 from pathlib import Path
-from typing import Any, AsyncIterator
+from typing import Any
 
 import orjson
 import re2
@@ -218,16 +219,20 @@ class SqliteStore:
         return orjson.loads(row[0]) if row else None
 
     async def query(self, query: EntityQuery) -> QueryResult:
-        where, params = SqliteWhere().build(query)
+        builder = SqliteWhere()
+        where, params = builder.build(query)
+        count_params = list(params)
         result = QueryResult()
         if query.limit > 0:
+            order = builder.order_by(query)
             rows = self.db.execute(
-                f"SELECT e.doc FROM entities e WHERE {where} ORDER BY e.seq LIMIT ? OFFSET ?",
-                [*params, query.limit, query.offset],
+                f"SELECT e.doc FROM entities e WHERE {where}{order} LIMIT ? OFFSET ?",
+                [*builder.params, query.limit, query.offset],
             ).fetchall()
             result.entities = [orjson.loads(r[0]) for r in rows]
         if query.count:
-            result.count = int(self.db.execute(f"SELECT count(*) FROM entities e WHERE {where}", params).fetchone()[0])
+            sql = f"SELECT count(*) FROM entities e WHERE {where}"
+            result.count = int(self.db.execute(sql, count_params).fetchone()[0])
         return result
 
     async def types(self, tenant: str, type_iri: str | None = None) -> list[TypeInfo]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from dosi.ngsild.model import bbox
 from dosi.ngsild.query import (
     And,
     AttrPath,
@@ -15,10 +16,9 @@ from dosi.ngsild.query import (
     QNode,
     Range,
     ScopeTerm,
-    scope_regex,
     TypeExpr,
+    scope_regex,
 )
-from dosi.ngsild.model import bbox
 from dosi.store.base import EntityQuery
 from dosi.store.geo import near_box
 
@@ -78,6 +78,27 @@ class SqliteWhere:
         if query.geo is not None:
             self.clauses.append(self.geo(query.tenant, query.geo))
         return " AND ".join(self.clauses), self.params
+
+    def order_by(self, query: EntityQuery) -> str:
+        """ORDER BY terms (their parameters are appended after the WHERE ones)."""
+        terms = []
+        for key, descending in query.order_by or []:
+            direction = " DESC" if descending else ""
+            if isinstance(key, str):
+                expr = {"id": "e.id", "type": "json_extract(e.doc, '$.type[0]')", "createdAt": "e.created_at",
+                        "modifiedAt": "e.modified_at"}[key]
+                terms.append(expr + direction)
+                continue
+            instances, inner = self._instance_path(key)
+            first = instances + "[0]" + inner[1:]
+            if inner.endswith(_meta_suffixes()):
+                terms.append(f"json_extract(e.doc, ?){direction}")
+                self.params.append(first)
+            else:
+                terms.append(f"coalesce(json_extract(e.doc, ?), json_extract(e.doc, ?)){direction}")
+                self.params.extend([first + ".value", first + ".object"])
+        terms.append("e.seq")
+        return " ORDER BY " + ", ".join(terms)
 
     # -- types -----------------------------------------------------------
     def types(self, tenant: str, expr: TypeExpr) -> str:

@@ -2,20 +2,30 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from dosi.api.negotiation import JSON, Incoming, NgsiResponse, body_context, choose_accept, incoming, ld_only_checks, read_json
+from dosi.api.hub import Hub
+from dosi.api.negotiation import (
+    JSON,
+    Incoming,
+    NgsiResponse,
+    body_context,
+    choose_accept,
+    incoming,
+    ld_only_checks,
+    read_json,
+)
 from dosi.api.present import list_response
 from dosi.api.routes.common import hub_of, tenant_for_read
-from dosi.api.hub import Hub
 from dosi.errors import BadRequestData, DosiError
+from dosi.ngsild.query import parse_type_expression
 from dosi.service.batch import BatchResult, Item
 from dosi.service.params import expand_types, query_body_params
-from dosi.ngsild.query import parse_type_expression
 from dosi.store.base import Selector
-from typing import Any
 
 
 async def _items(hub: Hub, inc: Incoming) -> list[Item]:
@@ -89,7 +99,10 @@ async def batch_delete(request: Request) -> Response:
 
 async def query_by_post(request: Request) -> Response:
     hub = hub_of(request)
-    inc = incoming(request, ("limit", "offset", "count", "options", "format", "local", "lang", "geometryProperty"))
+    inc = incoming(
+        request, ("limit", "offset", "count", "options", "format", "local", "lang", "geometryProperty", "join",
+                  "joinLevel", "pick", "omit", "orderBy")
+    )
     media = choose_accept(request.headers.get("accept"), geo=True)
     body = await read_json(inc, hub.settings.max_body_bytes)
     ctx_value = body_context(inc, body)
@@ -102,8 +115,9 @@ async def query_by_post(request: Request) -> Response:
         query.selectors = [_selector(ctx, s) for s in selectors]
     await tenant_for_read(hub, inc.tenant)
     result = await hub.entities.query(query)
+    linked = await hub.entities.linked(inc.tenant, result.entities, view.join_level) if view.join else {}
     headers = {"NGSILD-Results-Count": str(result.count)} if result.count is not None else None
-    return list_response(result.entities, ctx, view, media, ctx_value, headers)
+    return list_response(result.entities, ctx, view, media, ctx_value, linked, headers)
 
 
 def _selector(ctx: Any, raw: Any) -> Selector:

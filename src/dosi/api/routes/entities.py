@@ -55,8 +55,9 @@ async def query_entities(request: Request) -> Response:
     query = hub.queries.query(inc.tenant, ctx, inc.params)
     await tenant_for_read(hub, inc.tenant)
     result = await hub.entities.query(query)
+    linked = await hub.entities.linked(inc.tenant, result.entities, view.join_level) if view.join else {}
     headers = {"NGSILD-Results-Count": str(result.count)} if result.count is not None else None
-    return list_response(result.entities, ctx, view, media, inc.link, headers)
+    return list_response(result.entities, ctx, view, media, inc.link, linked, headers)
 
 
 async def purge_entities(request: Request) -> Response:
@@ -65,7 +66,7 @@ async def purge_entities(request: Request) -> Response:
     if "keep" in inc.params and "drop" in inc.params:
         raise BadRequestData("keep and drop cannot be used together")
     ctx = await hub.contexts.resolve(inc.link)
-    query = hub.queries.query(inc.tenant, ctx, {**inc.params, "limit": "0", "count": "true"})
+    query = hub.queries.query(inc.tenant, ctx, {**inc.params, "limit": "0", "count": "true"}, require_filter=False)
     if not query.has_filter() and inc.params.get("local") != "true":
         raise BadRequestData("purging needs at least one filter")
     keep = [ctx.expand(n) for n in inc.params["keep"].split(",")] if "keep" in inc.params else None
@@ -85,7 +86,8 @@ async def retrieve_entity(request: Request) -> Response:
     ctx = await hub.contexts.resolve(inc.link)
     view = hub.queries.view(ctx, inc.params)
     entity = await hub.entities.retrieve(inc.tenant, request.path_params["id"])
-    return entity_response(entity, ctx, view, media, inc.link)
+    linked = await hub.entities.linked(inc.tenant, [entity], view.join_level) if view.join else {}
+    return entity_response(entity, ctx, view, media, inc.link, linked)
 
 
 async def delete_entity(request: Request) -> Response:

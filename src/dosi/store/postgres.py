@@ -1,0 +1,279 @@
+"""The scale-out store: PostgreSQL + PostGIS through asyncpg (JSONB documents, GiST geometry).
+
+API workers are stateless: every process opens its own pool, and row locks
+(SELECT ... FOR UPDATE) keep concurrent writes to one entity in order.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from importlib import resources
+from typing import Any
+
+import orjson
+
+from dosi.errors import BadRequestData
+from dosi.store.base import (
+    AttributeInfo,
+    Entity,
+    EntityQuery,
+    QueryResult,
+    StoredContext,
+    TypeInfo,
+    attribute_rows,
+    geo_rows,
+)
+from dosi.store.postgres_sql import PostgresWhere
+
+try:
+    import asyncpg
+except ImportError:  # pragma: no cover - exercised only without the extra
+    asyncpg = None
+
+INSTALL_HINT = "PostgreSQL support needs the extra: pip install 'dosi[postgres]'"
+MIGRATION_LOCK = 4_242_001
+
+
+async def _noop_reset(conn: Any) -> None:
+    return None
+
+
+async def _init_connection(conn: Any) -> None:
+    await conn.set_type_codec(
+        "jsonb", encoder=lambda v: orjson.dumps(v).decode(), decoder=orjson.loads, schema="pg_catalog"
+    )
+    await conn.execute("SET statement_timeout = '30s'")
+
+
+def _translate(err: Exception) -> Exception:
+    """A user's bad regex reaches PostgreSQL as an invalid expression: that is a 400."""
+    if asyncpg is not None and isinstance(err, asyncpg.exceptions.InvalidRegularExpressionError):
+        return BadRequestData(f"invalid regular expression: {err}")
+    return err
+
+
+class PostgresTransaction:
+    def __init__(self, conn: Any, tenant: str):
+        self.conn = conn
+        self.tenant = tenant
+
+    async def get(self, entity_id: str) -> Entity | None:
+        doc = await self.conn.fetchval(
+            "SELECT doc FROM entities WHERE tenant = $1 AND id = $2 FOR UPDATE", self.tenant, entity_id
+        )
+        return doc
+
+    async def insert(self, entity: Entity) -> bool:
+        seq = await self.conn.fetchval(
+            "INSERT INTO entities (tenant, id, doc, created_at, modified_at) VALUES ($1, $2, $3, $4, $5)"
+            " ON CONFLICT (tenant, id) DO NOTHING RETURNING seq",
+            self.tenant, entity["id"], entity, entity["createdAt"], entity["modifiedAt"],
+        )
+        if seq is None:
+            return False
+        await self._index(seq, entity)
+        await self.conn.execute(
+            "INSERT INTO tenants (tenant) VALUES ($1) ON CONFLICT DO NOTHING", self.tenant
+        )
+        return True
+
+    async def replace(self, entity: Entity) -> None:
+        seq = await self.conn.fetchval(
+            "UPDATE entities SET doc = $3, modified_at = $4 WHERE tenant = $1 AND id = $2 RETURNING seq",
+            self.tenant, entity["id"], entity, entity["modifiedAt"],
+        )
+        if seq is None:
+            await self.insert(entity)
+            return
+        await self._unindex(seq)
+        await self._index(seq, entity)
+
+    async def delete(self, entity_id: str) -> bool:
+        seq = await self.conn.fetchval(
+            "DELETE FROM entities WHERE tenant = $1 AND id = $2 RETURNING seq", self.tenant, entity_id
+        )
+        if seq is None:
+            return False
+        await self._unindex(seq)
+        return True
+
+    async def delete_matching(self, query: EntityQuery) -> int:
+        where = PostgresWhere()
+        sql = where.build(query)
+        rows = await self.conn.fetch(f"DELETE FROM entities e WHERE {sql} RETURNING e.seq", *where.params)
+        seqs = [r[0] for r in rows]
+        if seqs:
+            for table in ("entity_types", "entity_attrs", "entity_geo"):
+                await self.conn.execute(f"DELETE FROM {table} WHERE seq = ANY($1::bigint[])", seqs)
+        return len(seqs)
+
+    async def _unindex(self, seq: int) -> None:
+        for table in ("entity_types", "entity_attrs", "entity_geo"):
+            await self.conn.execute(f"DELETE FROM {table} WHERE seq = $1", seq)
+
+    async def _index(self, seq: int, entity: Entity) -> None:
+        tenant = self.tenant
+        await self.conn.executemany(
+            "INSERT INTO entity_types (tenant, type, seq) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+            [(tenant, t, seq) for t in entity["type"]],
+        )
+        rows = attribute_rows(entity)
+        if rows:
+            await self.conn.executemany(
+                "INSERT INTO entity_attrs (tenant, attr, seq, atype) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
+                [(tenant, attr, seq, atype) for attr, atype in rows],
+            )
+        geos = geo_rows(entity)
+        if geos:
+            await self.conn.executemany(
+                "INSERT INTO entity_geo (seq, tenant, attr, geom)"
+                " VALUES ($1, $2, $3, ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON($4), 4326)))",
+                [(seq, tenant, attr, orjson.dumps(geometry).decode()) for attr, geometry in geos],
+            )
+
+
+class PostgresStore:
+    def __init__(self, url: str):
+        if asyncpg is None:
+            raise RuntimeError(INSTALL_HINT)
+        self.url = url
+        self._pool: Any = None
+
+    @property
+    def pool(self) -> Any:
+        assert self._pool is not None, "store is not open"
+        return self._pool
+
+    async def open(self) -> None:
+        self._pool = await asyncpg.create_pool(
+            self.url, min_size=1, max_size=10, init=_init_connection, reset=_noop_reset
+        )
+        await self.migrate()
+
+    async def migrate(self) -> list[str]:
+        applied: list[str] = []
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("SELECT pg_advisory_xact_lock($1)", MIGRATION_LOCK)
+            await conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name text PRIMARY KEY)")
+            done = {r[0] for r in await conn.fetch("SELECT name FROM schema_migrations")}
+            folder = resources.files("dosi.store.sql.postgres")
+            for item in sorted(folder.iterdir(), key=lambda p: p.name):
+                if not item.name.endswith(".sql") or item.name in done:
+                    continue
+                await conn.execute(item.read_text())
+                await conn.execute("INSERT INTO schema_migrations (name) VALUES ($1)", item.name)
+                applied.append(item.name)
+        return applied
+
+    async def close(self) -> None:
+        if self._pool is not None:
+            await self._pool.close()
+            self._pool = None
+
+    @asynccontextmanager
+    async def transaction(self, tenant: str) -> AsyncIterator[PostgresTransaction]:
+        async with self.pool.acquire() as conn, conn.transaction():
+            try:
+                yield PostgresTransaction(conn, tenant)
+            except Exception as err:
+                raise _translate(err) from None
+
+    async def get(self, tenant: str, entity_id: str) -> Entity | None:
+        doc = await self.pool.fetchval("SELECT doc FROM entities WHERE tenant = $1 AND id = $2", tenant, entity_id)
+        return doc
+
+    async def query(self, query: EntityQuery) -> QueryResult:
+        where = PostgresWhere()
+        sql = where.build(query)
+        result = QueryResult()
+        try:
+            if query.limit > 0:
+                order = where.order_by(query)
+                limit = where.p(query.limit)
+                offset = where.p(query.offset)
+                rows = await self.pool.fetch(
+                    f"SELECT e.doc FROM entities e WHERE {sql}{order} LIMIT {limit} OFFSET {offset}",
+                    *where.params,
+                )
+                result.entities = [r[0] for r in rows]
+            if query.count:
+                count_where = PostgresWhere()
+                count_sql = count_where.build(query)
+                result.count = int(
+                    await self.pool.fetchval(f"SELECT count(*) FROM entities e WHERE {count_sql}", *count_where.params)
+                )
+        except Exception as err:
+            raise _translate(err) from None
+        return result
+
+    async def types(self, tenant: str, type_iri: str | None = None) -> list[TypeInfo]:
+        filter_sql = " AND type = $2" if type_iri is not None else ""
+        params: list[Any] = [tenant] + ([type_iri] if type_iri is not None else [])
+        rows = await self.pool.fetch(
+            f"SELECT type, count(*) FROM entity_types WHERE tenant = $1{filter_sql} GROUP BY type ORDER BY type",
+            *params,
+        )
+        infos = {r[0]: TypeInfo(r[0], int(r[1]), {}) for r in rows}
+        detail = await self.pool.fetch(
+            "SELECT DISTINCT t.type, a.attr, a.atype FROM entity_types t JOIN entity_attrs a ON a.seq = t.seq"
+            f" WHERE t.tenant = $1{filter_sql.replace('type', 't.type')}",
+            *params,
+        )
+        for type_name, attr, atype in detail:
+            infos[type_name].attributes.setdefault(attr, set()).add(atype)
+        return list(infos.values())
+
+    async def attributes(self, tenant: str, attr_iri: str | None = None) -> list[AttributeInfo]:
+        filter_sql = " AND attr = $2" if attr_iri is not None else ""
+        params: list[Any] = [tenant] + ([attr_iri] if attr_iri is not None else [])
+        rows = await self.pool.fetch(
+            f"SELECT attr, count(DISTINCT seq) FROM entity_attrs WHERE tenant = $1{filter_sql}"
+            " GROUP BY attr ORDER BY attr",
+            *params,
+        )
+        infos = {r[0]: AttributeInfo(r[0], int(r[1]), set(), set()) for r in rows}
+        detail = await self.pool.fetch(
+            "SELECT DISTINCT a.attr, a.atype, t.type FROM entity_attrs a JOIN entity_types t ON t.seq = a.seq"
+            f" WHERE a.tenant = $1{filter_sql.replace('attr', 'a.attr')}",
+            *params,
+        )
+        for attr, atype, type_name in detail:
+            infos[attr].attribute_types.add(atype)
+            infos[attr].types.add(type_name)
+        return list(infos.values())
+
+    async def tenant_exists(self, tenant: str) -> bool:
+        if tenant == "":
+            return True
+        return bool(await self.pool.fetchval("SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant = $1)", tenant))
+
+    async def reset(self) -> None:
+        await self.pool.execute(
+            "TRUNCATE entities, entity_types, entity_attrs, entity_geo, tenants, contexts RESTART IDENTITY"
+        )
+
+    async def put_context(self, item: StoredContext) -> None:
+        await self.pool.execute(
+            "INSERT INTO contexts (id, url, kind, body, created_at, last_used, hits)"
+            " VALUES ($1, $2, $3, $4, $5, $6, $7)"
+            " ON CONFLICT (id) DO UPDATE SET url = EXCLUDED.url, kind = EXCLUDED.kind, body = EXCLUDED.body,"
+            " last_used = EXCLUDED.last_used, hits = EXCLUDED.hits",
+            item.id, item.url, item.kind, item.body, item.created_at, item.last_used, item.hits,
+        )
+
+    async def get_context(self, context_id: str) -> StoredContext | None:
+        row = await self.pool.fetchrow(
+            "SELECT id, url, kind, body, created_at, last_used, hits FROM contexts WHERE id = $1", context_id
+        )
+        return StoredContext(*row) if row else None
+
+    async def list_contexts(self) -> list[StoredContext]:
+        rows = await self.pool.fetch(
+            "SELECT id, url, kind, body, created_at, last_used, hits FROM contexts ORDER BY created_at, id"
+        )
+        return [StoredContext(*r) for r in rows]
+
+    async def delete_context(self, context_id: str) -> bool:
+        status = await self.pool.execute("DELETE FROM contexts WHERE id = $1", context_id)
+        return bool(status.endswith(" 1"))

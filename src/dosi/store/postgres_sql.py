@@ -1,0 +1,212 @@
+"""EntityQuery -> PostgreSQL WHERE clause (jsonpath for q, PostGIS for geo)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from dosi.ngsild.query import (
+    And,
+    AttrPath,
+    Comparison,
+    Exists,
+    GeoQuery,
+    Or,
+    QNode,
+    Range,
+    ScopeTerm,
+    TypeExpr,
+    scope_regex,
+)
+from dosi.store.base import EntityQuery
+
+_COMPARE = {"==": "=", "!=": "<>", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
+_META = {"observedAt", "createdAt", "modifiedAt", "unitCode", "datasetId"}
+_GEO_PREDICATES = {
+    "within": "ST_Within(g.geom, {q})",
+    "contains": "ST_Contains(g.geom, {q})",
+    "intersects": "ST_Intersects(g.geom, {q})",
+    "equals": "ST_Equals(g.geom, {q})",
+    "disjoint": "ST_Disjoint(g.geom, {q})",
+    "overlaps": "ST_Overlaps(g.geom, {q})",
+}
+
+
+def jsonpath_key(name: str) -> str:
+    return '"' + name.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+class PostgresWhere:
+    def __init__(self, params: list[Any] | None = None) -> None:
+        self.params: list[Any] = params if params is not None else []
+
+    def p(self, value: Any) -> str:
+        self.params.append(value)
+        return f"${len(self.params)}"
+
+    def build(self, query: EntityQuery) -> str:
+        clauses = [f"e.tenant = {self.p(query.tenant)}"]
+        if query.ids is not None:
+            clauses.append(f"e.id = ANY({self.p(list(query.ids))}::text[])")
+        if query.id_pattern is not None:
+            clauses.append(f"e.id ~ {self.p(query.id_pattern)}")
+        if query.types is not None:
+            clauses.append(self.types(query.tenant, query.types))
+        if query.selectors:
+            alternatives = []
+            for selector in query.selectors:
+                parts = ["TRUE"]
+                if selector.ids:
+                    parts.append(f"e.id = ANY({self.p(list(selector.ids))}::text[])")
+                if selector.id_pattern is not None:
+                    parts.append(f"e.id ~ {self.p(selector.id_pattern)}")
+                if selector.types is not None:
+                    parts.append(self.types(query.tenant, selector.types))
+                alternatives.append("(" + " AND ".join(parts) + ")")
+            clauses.append("(" + " OR ".join(alternatives) + ")")
+        if query.attrs:
+            clauses.append(
+                "EXISTS (SELECT 1 FROM entity_attrs a WHERE a.seq = e.seq"
+                f" AND a.attr = ANY({self.p(list(query.attrs))}::text[]))"
+            )
+        if query.q is not None:
+            clauses.append(self.q(query.q))
+        if query.scope_q is not None:
+            clauses.append(self.scope(query.scope_q))
+        if query.geo is not None:
+            clauses.append(self.geo(query.tenant, query.geo))
+        return " AND ".join(clauses)
+
+    def order_by(self, query: EntityQuery) -> str:
+        terms = []
+        for key, descending in query.order_by or []:
+            direction = " DESC" if descending else ""
+            if isinstance(key, str):
+                expr = {"id": "e.id", "type": "(e.doc #>> '{type,0}')", "createdAt": "e.created_at",
+                        "modifiedAt": "e.modified_at"}[key]
+                terms.append(expr + direction)
+                continue
+            path = ["attrs", key.attr, "0"]
+            subs = list(key.sub)
+            meta = subs.pop() if subs and subs[-1] in _META else None
+            for sub in subs:
+                path += ["sub", sub]
+            if meta:
+                terms.append(f"(e.doc #> {self.p(path + [meta])}::text[]){direction}")
+            else:
+                value, obj = self.p(path + ["value"]), self.p(path + ["object"])
+                terms.append(f"coalesce(e.doc #> {value}::text[], e.doc #> {obj}::text[]){direction}")
+        terms.append("e.seq")
+        return " ORDER BY " + ", ".join(terms)
+
+    def types(self, tenant: str, expr: TypeExpr) -> str:
+        alternatives = []
+        for names in expr.alternatives:
+            parts = [
+                f"e.seq IN (SELECT t.seq FROM entity_types t WHERE t.tenant = {self.p(tenant)}"
+                f" AND t.type = {self.p(name)})"
+                for name in names
+            ]
+            alternatives.append("(" + " AND ".join(parts) + ")")
+        return "(" + " OR ".join(alternatives) + ")"
+
+    # -- q ---------------------------------------------------------------
+    def q(self, node: QNode) -> str:
+        if isinstance(node, And):
+            return "(" + " AND ".join(self.q(item) for item in node.items) + ")"
+        if isinstance(node, Or):
+            return "(" + " OR ".join(self.q(item) for item in node.items) + ")"
+        if isinstance(node, Exists):
+            inner = f"jsonb_path_exists(e.doc, {self.p(self._exists_path(node.path))}::jsonpath)"
+            return f"NOT {inner}" if node.negate else inner
+        return self._comparison(node)
+
+    @staticmethod
+    def _instance_base(path: AttrPath) -> tuple[str, str | None]:
+        base = "$.attrs." + jsonpath_key(path.attr) + "[*]"
+        subs = list(path.sub)
+        meta = subs.pop() if subs and subs[-1] in _META else None
+        for sub in subs:
+            base += ".sub." + jsonpath_key(sub)
+        return base, meta
+
+    def _exists_path(self, path: AttrPath) -> str:
+        base, meta = self._instance_base(path)
+        if meta:
+            return base + "." + meta
+        if path.keys:
+            return base + ".value" + "".join("." + jsonpath_key(k) for k in path.keys)
+        return base
+
+    def _value_paths(self, path: AttrPath) -> list[str]:
+        base, meta = self._instance_base(path)
+        if meta:
+            return [base + "." + meta]
+        if path.keys:
+            return [base + ".value" + "".join("." + jsonpath_key(k) for k in path.keys) + "[*]"]
+        return [
+            base + ".value[*]",
+            base + '.value."@value"',
+            base + ".object[*]",
+            base + ".vocab[*]",
+            base + ".languageMap.*",
+        ]
+
+    def _comparison(self, node: Comparison) -> str:
+        predicate = self._predicate(node)
+        ors = [
+            f"EXISTS (SELECT 1 FROM jsonb_path_query(e.doc, {self.p(path)}::jsonpath) x(v) WHERE {predicate})"
+            for path in self._value_paths(node.path)
+        ]
+        return "(" + " OR ".join(ors) + ")"
+
+    def _scalar(self, op: str, value: Any) -> str:
+        """x.v <op> value, comparing only values of the same JSON type."""
+        sql_op = _COMPARE[op]
+        if isinstance(value, bool):
+            return f"(jsonb_typeof(x.v) = 'boolean' AND (x.v)::boolean {sql_op} {self.p(value)}::boolean)"
+        if isinstance(value, (int, float)):
+            return (
+                f"(jsonb_typeof(x.v) = 'number' AND (x.v #>> '{{}}')::numeric {sql_op} {self.p(str(value))}::numeric)"
+            )
+        return f"(jsonb_typeof(x.v) = 'string' AND (x.v #>> '{{}}') COLLATE \"C\" {sql_op} {self.p(str(value))})"
+
+    def _predicate(self, node: Comparison) -> str:
+        value = node.value
+        if node.op in ("~=", "!~="):
+            sql = f"(jsonb_typeof(x.v) = 'string' AND (x.v #>> '{{}}') ~ {self.p(value)})"
+            return f"NOT {sql}" if node.op == "!~=" else sql
+        if isinstance(value, Range):
+            sql = f"({self._scalar('>=', value.low)} AND {self._scalar('<=', value.high)})"
+            return f"NOT {sql}" if node.op == "!=" else sql
+        if isinstance(value, tuple):
+            sql = "(" + " OR ".join(self._scalar("==", v) for v in value) + ")"
+            return f"NOT {sql}" if node.op == "!=" else sql
+        return self._scalar(node.op, value)
+
+    # -- scope -----------------------------------------------------------
+    def scope(self, node: Any) -> str:
+        if isinstance(node, And):
+            return "(" + " AND ".join(self.scope(item) for item in node.items) + ")"
+        if isinstance(node, Or):
+            return "(" + " OR ".join(self.scope(item) for item in node.items) + ")"
+        assert isinstance(node, ScopeTerm)
+        pattern = self.p(scope_regex(node))
+        return f"EXISTS (SELECT 1 FROM jsonb_array_elements_text(e.doc -> 'scope') s(v) WHERE s.v ~ {pattern})"
+
+    # -- geo -------------------------------------------------------------
+    def geo(self, tenant: str, geo: GeoQuery) -> str:
+        q = f"ST_SetSRID(ST_GeomFromGeoJSON({self.p(json.dumps(geo.geometry))}), 4326)"
+        if geo.georel == "near":
+            parts = []
+            if geo.max_distance is not None:
+                parts.append(f"ST_DWithin(g.geom::geography, {q}::geography, {self.p(geo.max_distance)}, false)")
+            if geo.min_distance is not None:
+                parts.append(f"NOT ST_DWithin(g.geom::geography, {q}::geography, {self.p(geo.min_distance)}, false)")
+            predicate = " AND ".join(parts)
+        else:
+            predicate = _GEO_PREDICATES[geo.georel].format(q=q)
+        return (
+            f"e.seq IN (SELECT g.seq FROM entity_geo g WHERE g.tenant = {self.p(tenant)}"
+            f" AND g.attr = {self.p(geo.geoproperty)} AND {predicate})"
+        )
