@@ -166,6 +166,8 @@ class _QParser:
             self.pos += 1
         if in_quotes:
             raise self.error("unterminated string")
+        if depth:
+            raise self.error("unbalanced parentheses in a value")
         raw = self.text[start : self.pos]
         if not raw:
             raise self.error("a value was expected")
@@ -192,7 +194,7 @@ class _QParser:
         if _NUMBER.match(raw):
             number = float(raw)
             return int(number) if number.is_integer() and "." not in raw and "e" not in raw.lower() else number
-        if '"' in raw:
+        if '"' in raw or "(" in raw or ")" in raw:
             raise self.error(f"malformed value {raw!r}")
         return raw  # dates, times, URIs and other bare words compare as strings
 

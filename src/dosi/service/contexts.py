@@ -12,6 +12,7 @@ import hashlib
 from collections import OrderedDict
 from importlib import resources
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import httpx
 import orjson
@@ -83,8 +84,10 @@ class ContextService:
         if not is_uri(url):
             raise BadRequestData(f"@context reference {url!r} is not a URI")
         stored = await self.store.get_context(_id_for(url))
-        if stored is None and url.startswith(self.base_url + HOSTED_PREFIX):
-            stored = await self.store.get_context(url.rsplit("/", 1)[1])
+        path = urlsplit(url).path
+        if stored is None and path.startswith(HOSTED_PREFIX):
+            # a context this hub hosts, whatever host name the client reached us by
+            stored = await self.store.get_context(unquote(path[len(HOSTED_PREFIX):]))
         if stored is not None:
             body = {"@context": stored.body} if not isinstance(stored.body, dict) or "@context" not in stored.body else stored.body
         else:

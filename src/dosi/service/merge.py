@@ -18,7 +18,7 @@ def is_null(inst: Instance) -> bool:
     """An NGSI-LD null: the attribute (or instance) is to be deleted."""
     key = VALUE_KEY.get(inst.get("type", "Property"), "value")
     value = inst.get(key)
-    if value == NULL_URI or value is None:
+    if value == NULL_URI:
         return True
     if inst.get("type") == "LanguageProperty" and isinstance(value, dict):
         return value.get("@none") == NULL_URI

@@ -13,6 +13,7 @@ from typing import Any
 from shapely import geometry as sg
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
+from shapely.validation import make_valid
 
 EARTH_RADIUS_M = 6_371_008.8
 METRES_PER_DEGREE = math.pi * EARTH_RADIUS_M / 180
@@ -36,7 +37,9 @@ def near_box(lon: float, lat: float, metres: float) -> tuple[float, float, float
 
 @lru_cache(maxsize=1024)
 def shape_of(text: str) -> BaseGeometry:
-    return sg.shape(json.loads(text))
+    """A valid shapely geometry (self-intersecting polygons are repaired, as PostGIS's ST_MakeValid does)."""
+    shape = sg.shape(json.loads(text))
+    return shape if shape.is_valid else make_valid(shape)
 
 
 def sphere_distance(point: BaseGeometry, other: BaseGeometry) -> float:

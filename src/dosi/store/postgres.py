@@ -146,6 +146,8 @@ class PostgresStore:
         return self._pool
 
     async def open(self) -> None:
+        if self._pool is not None:
+            return
         self._pool = await asyncpg.create_pool(
             self.url, min_size=1, max_size=10, init=_init_connection, reset=_noop_reset
         )

@@ -205,7 +205,7 @@ class PostgresWhere:
                 parts.append(f"NOT ST_DWithin(g.geom::geography, {q}::geography, {self.p(geo.min_distance)}, false)")
             predicate = " AND ".join(parts)
         else:
-            predicate = _GEO_PREDICATES[geo.georel].format(q=q)
+            predicate = _GEO_PREDICATES[geo.georel].format(q=f"ST_MakeValid({q})")
         return (
             f"e.seq IN (SELECT g.seq FROM entity_geo g WHERE g.tenant = {self.p(tenant)}"
             f" AND g.attr = {self.p(geo.geoproperty)} AND {predicate})"

@@ -166,6 +166,8 @@ class SqliteStore:
         return self._db
 
     async def open(self) -> None:
+        if self._db is not None:
+            return
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)

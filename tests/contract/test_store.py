@@ -1,0 +1,231 @@
+"""The storage contract: every backend passes this suite unchanged (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from dosi.errors import BadRequestData
+from dosi.ngsild.context import core_active
+from dosi.ngsild.parse import Parser
+from dosi.ngsild.query import AttrPath, TypeExpr, parse_geo_query, parse_q, parse_scope_query
+from dosi.service.merge import stamp_entity
+from dosi.service.params import expand_q
+from dosi.store.base import EntityQuery, EntityStore, Selector, StoredContext
+
+CTX = core_active()
+VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
+
+
+def make(entity_id: str, etype: str | list[str] = "Building", **attrs: Any) -> dict[str, Any]:
+    body = {"id": entity_id, "type": etype, **attrs}
+    parsed = Parser(CTX, "2026-01-01T00:00:00.000000Z").entity(body)
+    stamp_entity(parsed, "2026-01-01T00:00:00.000000Z")
+    return parsed
+
+
+def types(*names: str) -> TypeExpr:
+    return TypeExpr(tuple((VOCAB + n,) for n in names))
+
+
+async def put(store: EntityStore, *entities: dict[str, Any], tenant: str = "") -> None:
+    async with store.transaction(tenant) as tx:
+        for item in entities:
+            assert await tx.insert(item)
+
+
+async def ids(store: EntityStore, **query: Any) -> list[str]:
+    query.setdefault("limit", 100)
+    result = await store.query(EntityQuery(**query))
+    return [e["id"] for e in result.entities]
+
+
+async def q_ids(store: EntityStore, q: str) -> list[str]:
+    return await ids(store, q=expand_q(parse_q(q), CTX))
+
+
+POINT_A = {"type": "Point", "coordinates": [13.3986, 52.5547]}
+POINT_B = {"type": "Point", "coordinates": [13.509818, 52.363457]}
+POINT_C = {"type": "Point", "coordinates": [13.215983, 52.470441]}
+
+
+@pytest.fixture
+async def city(store: EntityStore) -> EntityStore:
+    await put(
+        store,
+        make("urn:b:1", name="Eiffel", height=300, open=True, location=POINT_A, scope="/Paris/Centre",
+             address={"value": {"city": "Paris", "zip": "75007"}}, owner={"type": "Relationship", "object": "urn:p:1"}),
+        make("urn:b:2", name="Pisa", height=56, open=False, location=POINT_B, scope=["/Pisa", "/Italy/Tuscany"],
+             address={"value": {"city": "Pisa"}}),
+        make("urn:b:3", ["Building", "Museum"], name="Louvre", height=21.5, location=POINT_C,
+             visitors={"value": 9, "observedAt": "2024-05-01T10:00:00Z", "unit": {"value": "k"}}),
+        make("urn:v:1", "Vehicle", name="Bus 7", speed=[{"type": "Property", "value": 30},
+                                                       {"type": "Property", "value": 80, "datasetId": "urn:ds:gps"}]),
+    )
+    return store
+
+
+async def test_insert_get_replace_delete(store: EntityStore) -> None:
+    item = make("urn:x:1", name="a")
+    await put(store, item)
+    assert (await store.get("", "urn:x:1")) == item
+    async with store.transaction("") as tx:
+        assert not await tx.insert(make("urn:x:1"))  # duplicate
+        changed = make("urn:x:1", name="b")
+        await tx.replace(changed)
+    stored = await store.get("", "urn:x:1")
+    assert stored is not None and stored["attrs"][VOCAB + "name"][0]["value"] == "b"
+    async with store.transaction("") as tx:
+        assert await tx.delete("urn:x:1")
+        assert not await tx.delete("urn:x:1")
+    assert await store.get("", "urn:x:1") is None
+
+
+async def test_failed_transaction_writes_nothing(store: EntityStore) -> None:
+    with pytest.raises(RuntimeError):
+        async with store.transaction("") as tx:
+            await tx.insert(make("urn:x:1"))
+            raise RuntimeError("boom")
+    assert await store.get("", "urn:x:1") is None
+    assert await store.types("") == []
+
+
+async def test_tenants_are_isolated(store: EntityStore) -> None:
+    await put(store, make("urn:x:1", name="a"), tenant="t1")
+    await put(store, make("urn:x:1", "Vehicle"), tenant="t2")
+    assert await ids(store, tenant="t1", types=types("Building")) == ["urn:x:1"]
+    assert await ids(store, tenant="t2", types=types("Building")) == []
+    assert await ids(store, tenant="", types=types("Building", "Vehicle")) == []
+    assert [t.type for t in await store.types("t2")] == [VOCAB + "Vehicle"]
+    assert await store.tenant_exists("t1") and not await store.tenant_exists("t3")
+
+
+async def test_type_expressions(city: EntityStore) -> None:
+    assert await ids(city, types=types("Building")) == ["urn:b:1", "urn:b:2", "urn:b:3"]
+    both = TypeExpr(((VOCAB + "Building", VOCAB + "Museum"),))
+    assert await ids(city, types=both) == ["urn:b:3"]
+    assert await ids(city, types=types("Museum", "Vehicle")) == ["urn:b:3", "urn:v:1"]
+
+
+async def test_ids_pattern_attrs_and_selectors(city: EntityStore) -> None:
+    assert await ids(city, ids=["urn:b:2", "urn:v:1", "urn:none"]) == ["urn:b:2", "urn:v:1"]
+    assert await ids(city, id_pattern="^urn:b:[12]$") == ["urn:b:1", "urn:b:2"]
+    assert await ids(city, attrs=[VOCAB + "visitors", VOCAB + "speed"]) == ["urn:b:3", "urn:v:1"]
+    selectors = [Selector(ids=("urn:b:1",)), Selector(types=types("Vehicle"))]
+    assert await ids(city, selectors=selectors) == ["urn:b:1", "urn:v:1"]
+
+
+@pytest.mark.parametrize(
+    ("q", "expected"),
+    [
+        ('name=="Pisa"', ["urn:b:2"]),
+        ('name!="Pisa"', ["urn:b:1", "urn:b:3", "urn:v:1"]),
+        ("height>56", ["urn:b:1"]),
+        ("height>=56", ["urn:b:1", "urn:b:2"]),
+        ("height<56", ["urn:b:3"]),
+        ("height==20..60", ["urn:b:2", "urn:b:3"]),
+        ("height==21.5,300", ["urn:b:1", "urn:b:3"]),
+        ("open==true", ["urn:b:1"]),
+        ("open==false", ["urn:b:2"]),
+        ("visitors", ["urn:b:3"]),
+        ("!visitors;height", ["urn:b:1", "urn:b:2"]),
+        ('name~="^(Ei|Lo)"', ["urn:b:1", "urn:b:3"]),
+        ('name!~="^(Ei|Lo)"', ["urn:b:2", "urn:v:1"]),
+        ("owner==urn:p:1", ["urn:b:1"]),
+        ('address[city]=="Pisa"', ["urn:b:2"]),
+        ("address[zip]", ["urn:b:1"]),
+        ("visitors.unit==\"k\"", ["urn:b:3"]),
+        ("visitors.observedAt>=2024-01-01T00:00:00Z", ["urn:b:3"]),
+        ("speed==80", ["urn:v:1"]),
+        ("speed>100", []),
+        ('(name=="Pisa"|name=="Eiffel");height>100', ["urn:b:1"]),
+        ('name=="Pisa"|height<30', ["urn:b:2", "urn:b:3"]),
+    ],
+)
+async def test_q_runs_in_the_database(city: EntityStore, q: str, expected: list[str]) -> None:
+    assert await q_ids(city, q) == expected
+
+
+async def test_bad_regex_is_bad_request(city: EntityStore) -> None:
+    with pytest.raises(BadRequestData):
+        await q_ids(city, 'name~="(unclosed"')
+
+
+@pytest.mark.parametrize(
+    ("scope_q", "expected"),
+    [
+        ("/Paris/Centre", ["urn:b:1"]),
+        ("/Paris/#", ["urn:b:1"]),
+        ("/#", ["urn:b:1", "urn:b:2"]),
+        ("/Italy/+", ["urn:b:2"]),
+        ("/Pisa;/Italy/Tuscany", ["urn:b:2"]),
+        ("/Pisa,/Paris/Centre", ["urn:b:1", "urn:b:2"]),
+        ("/Italy", []),
+    ],
+)
+async def test_scope_queries(city: EntityStore, scope_q: str, expected: list[str]) -> None:
+    assert await ids(city, scope_q=parse_scope_query(scope_q)) == expected
+
+
+@pytest.mark.parametrize(
+    ("georel", "geometry", "coords", "expected"),
+    [
+        ("equals", "Point", "[13.3986, 52.5547]", ["urn:b:1"]),
+        ("near;maxDistance==15000", "Point", "[13.388930, 52.534473]", ["urn:b:1", "urn:b:3"]),
+        ("near;minDistance==15000", "Point", "[13.388930, 52.534473]", ["urn:b:2"]),
+        ("within", "Polygon", "[[[13.0,52.4],[13.5,52.4],[13.5,52.6],[13.0,52.6],[13.0,52.4]]]", ["urn:b:1", "urn:b:3"]),
+        ("disjoint", "Polygon", "[[[13.0,52.4],[13.5,52.4],[13.5,52.6],[13.0,52.6],[13.0,52.4]]]", ["urn:b:2"]),
+        ("intersects", "LineString", "[[13.3986, 52.0], [13.3986, 53.0]]", ["urn:b:1"]),
+        ("contains", "Point", "[13.3986, 52.5547]", ["urn:b:1"]),
+    ],
+)
+async def test_geo_queries(city: EntityStore, georel: str, geometry: str, coords: str, expected: list[str]) -> None:
+    geo = parse_geo_query(georel, geometry, coords, None)
+    assert geo is not None
+    geo = type(geo)(geo.georel, geo.geometry, "https://uri.etsi.org/ngsi-ld/location", geo.max_distance, geo.min_distance)
+    assert await ids(city, geo=geo) == expected
+
+
+async def test_paging_count_and_order(city: EntityStore) -> None:
+    page1 = await store_query(city, limit=2, offset=0, count=True)
+    page2 = await store_query(city, limit=2, offset=2, count=True)
+    assert page1.count == page2.count == 4
+    assert [e["id"] for e in page1.entities + page2.entities] == ["urn:b:1", "urn:b:2", "urn:b:3", "urn:v:1"]
+    by_height = await ids(city, types=types("Building"), order_by=[(AttrPath(VOCAB + "height"), True)])
+    assert by_height == ["urn:b:1", "urn:b:2", "urn:b:3"]
+    by_id_desc = await ids(city, types=types("Building"), order_by=[("id", True)])
+    assert by_id_desc == ["urn:b:3", "urn:b:2", "urn:b:1"]
+
+
+async def store_query(store: EntityStore, **kwargs: Any) -> Any:
+    return await store.query(EntityQuery(**kwargs))
+
+
+async def test_discovery_covers_every_entity(city: EntityStore) -> None:
+    infos = {t.type: t for t in await city.types("")}
+    assert infos[VOCAB + "Building"].count == 3
+    assert infos[VOCAB + "Museum"].attributes[VOCAB + "visitors"] == {"Property"}
+    attrs = {a.attr: a for a in await city.attributes("")}
+    assert attrs[VOCAB + "name"].count == 4
+    assert attrs[VOCAB + "owner"].attribute_types == {"Relationship"}
+    assert attrs["https://uri.etsi.org/ngsi-ld/location"].types == {VOCAB + "Building", VOCAB + "Museum"}
+    only = await city.types("", VOCAB + "Vehicle")
+    assert [t.count for t in only] == [1]
+
+
+async def test_delete_matching(city: EntityStore) -> None:
+    async with city.transaction("") as tx:
+        assert await tx.delete_matching(EntityQuery(types=types("Building"), q=expand_q(parse_q("height<100"), CTX))) == 2
+    assert await ids(city, types=types("Building", "Vehicle")) == ["urn:b:1", "urn:v:1"]
+    assert {t.type: t.count for t in await city.types("")}[VOCAB + "Building"] == 1
+
+
+async def test_contexts(store: EntityStore) -> None:
+    item = StoredContext("urn:c:1", "http://x/c.jsonld", "Hosted", {"@context": {"a": "urn:a"}}, "2026-01-01T00:00:00Z")
+    await store.put_context(item)
+    assert await store.get_context("urn:c:1") == item
+    assert [c.id for c in await store.list_contexts()] == ["urn:c:1"]
+    assert await store.delete_context("urn:c:1")
+    assert not await store.delete_context("urn:c:1")
+    assert await store.get_context("urn:c:1") is None
