@@ -13,8 +13,7 @@ CORE = "https://uri.etsi.org/ngsi-ld/v1/ngsi-ld-core-context-v1.8.jsonld"
 FULL = entity(
     "urn:ngsi-ld:Building:full",
     name={"type": "Property", "value": "City Hall", "observedAt": "2024-01-01T00:00:00.000Z"},
-    height={"type": "Property", "value": 42, "unitCode": "MTR",
-            "source": {"type": "Property", "value": "survey"}},
+    height={"type": "Property", "value": 42, "unitCode": "MTR", "source": {"type": "Property", "value": "survey"}},
     owner={"type": "Relationship", "object": "urn:ngsi-ld:Org:city"},
     location={"type": "GeoProperty", "value": {"type": "Point", "coordinates": [126.97, 37.56]}},
     label={"type": "LanguageProperty", "languageMap": {"ko": "시청", "en": "City Hall"}},
@@ -46,14 +45,23 @@ async def test_concise_and_simplified(client: httpx.AsyncClient) -> None:
     assert simple["height"] == 42 and simple["owner"] == "urn:ngsi-ld:Org:city"
     assert simple["location"] == {"type": "Point", "coordinates": [126.97, 37.56]}
     # a concise body is accepted as input and reads back the same
-    body = {"id": "urn:ngsi-ld:Building:c", "type": "Building", **{k: v for k, v in concise.items() if k not in ("id", "type")}}
+    body = {
+        "id": "urn:ngsi-ld:Building:c",
+        "type": "Building",
+        **{k: v for k, v in concise.items() if k not in ("id", "type")},
+    }
     assert (await client.post("/entities", json=body)).status_code == 201
     again = (await client.get("/entities/urn:ngsi-ld:Building:c", params={"options": "concise"})).json()
     assert again == {**concise, "id": "urn:ngsi-ld:Building:c"}
 
 
 async def test_key_values_create(client: httpx.AsyncClient) -> None:
-    body = {"id": "urn:ngsi-ld:Sensor:kv", "type": "Sensor", "pm25": 13, "location": {"type": "Point", "coordinates": [1, 2]}}
+    body = {
+        "id": "urn:ngsi-ld:Sensor:kv",
+        "type": "Sensor",
+        "pm25": 13,
+        "location": {"type": "Point", "coordinates": [1, 2]},
+    }
     assert (await client.post("/entities", json=body, params={"options": "keyValues"})).status_code == 201
     got = (await client.get("/entities/urn:ngsi-ld:Sensor:kv")).json()
     assert got["pm25"] == {"type": "Property", "value": 13}
@@ -75,7 +83,9 @@ async def test_lang_sysattrs_geojson(client: httpx.AsyncClient) -> None:
 
 async def test_query_and_count(client: httpx.AsyncClient) -> None:
     for i in range(5):
-        await client.post("/entities", json=entity(f"urn:ngsi-ld:Building:{i}", height={"type": "Property", "value": i}))
+        await client.post(
+            "/entities", json=entity(f"urn:ngsi-ld:Building:{i}", height={"type": "Property", "value": i})
+        )
     got = await client.get("/entities", params={"type": "Building", "q": "height>=2", "count": "true", "limit": 2})
     assert got.headers["ngsild-results-count"] == "3"
     assert [e["id"] for e in got.json()] == ["urn:ngsi-ld:Building:2", "urn:ngsi-ld:Building:3"]
@@ -89,8 +99,11 @@ async def test_query_and_count(client: httpx.AsyncClient) -> None:
 async def test_attribute_operations(client: httpx.AsyncClient) -> None:
     eid = "urn:ngsi-ld:Building:ops"
     await client.post("/entities", json=entity(eid, speed={"type": "Property", "value": 1}))
-    append = await client.post(f"/entities/{eid}/attrs", params={"options": "noOverwrite"},
-                               json={"speed": {"type": "Property", "value": 9}, "new": {"type": "Property", "value": 2}})
+    append = await client.post(
+        f"/entities/{eid}/attrs",
+        params={"options": "noOverwrite"},
+        json={"speed": {"type": "Property", "value": 9}, "new": {"type": "Property", "value": 2}},
+    )
     assert append.status_code == 207
     assert append.json()["notUpdated"][0]["attributeName"].endswith("/speed")
     assert (await client.patch(f"/entities/{eid}/attrs/speed", json={"value": 5})).status_code == 204
@@ -98,8 +111,11 @@ async def test_attribute_operations(client: httpx.AsyncClient) -> None:
     assert (await client.put(f"/entities/{eid}/attrs/speed", json={"type": "Property", "value": 7})).status_code == 204
     got = (await client.get(f"/entities/{eid}")).json()
     assert got["speed"]["value"] == 7 and got["new"]["value"] == 2
-    merge = await client.patch(f"/entities/{eid}", json={"new": "urn:ngsi-ld:null", "extra": 1},
-                               headers={"Content-Type": "application/merge-patch+json"})
+    merge = await client.patch(
+        f"/entities/{eid}",
+        json={"new": "urn:ngsi-ld:null", "extra": 1},
+        headers={"Content-Type": "application/merge-patch+json"},
+    )
     assert merge.status_code == 204
     got = (await client.get(f"/entities/{eid}")).json()
     assert "new" not in got and got["extra"] == {"type": "Property", "value": 1}
@@ -130,12 +146,18 @@ async def test_batch_operations(client: httpx.AsyncClient) -> None:
     deleted = await client.post("/entityOperations/delete", json=["urn:ngsi-ld:Building:b0", "urn:ngsi-ld:Building:zz"])
     assert deleted.status_code == 207
     query = await client.post("/entityOperations/query", json={"type": "Query", "entities": [{"type": "Building"}]})
-    assert sorted(e["id"] for e in query.json()) == ["urn:ngsi-ld:Building:b1", "urn:ngsi-ld:Building:b2",
-                                                     "urn:ngsi-ld:Building:b9"]
+    assert sorted(e["id"] for e in query.json()) == [
+        "urn:ngsi-ld:Building:b1",
+        "urn:ngsi-ld:Building:b2",
+        "urn:ngsi-ld:Building:b9",
+    ]
 
 
 async def test_bad_batch_item_writes_nothing_of_it(client: httpx.AsyncClient) -> None:
-    items = [entity("urn:ngsi-ld:Building:ok"), entity("urn:ngsi-ld:Building:bad", name={"type": "Property", "value": None})]
+    items = [
+        entity("urn:ngsi-ld:Building:ok"),
+        entity("urn:ngsi-ld:Building:bad", name={"type": "Property", "value": None}),
+    ]
     answer = await client.post("/entityOperations/create", json=items)
     assert answer.status_code == 207
     assert (await client.get("/entities/urn:ngsi-ld:Building:bad")).status_code == 404
@@ -164,8 +186,12 @@ async def test_context_via_link_and_inline(client: httpx.AsyncClient) -> None:
     assert plain["type"] == "https://example.org/Tower"
     link = f'<{url}>; rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'
     compact = await client.get("/entities/urn:ngsi-ld:Tower:1", headers={"Link": link, "Accept": "application/ld+json"})
-    assert compact.json() == {"id": "urn:ngsi-ld:Tower:1", "type": "Tower", "tall": {"type": "Property", "value": True},
-                              "@context": url}
+    assert compact.json() == {
+        "id": "urn:ngsi-ld:Tower:1",
+        "type": "Tower",
+        "tall": {"type": "Property", "value": True},
+        "@context": url,
+    }
 
 
 async def test_remote_context_to_loopback_is_refused_by_default(client: httpx.AsyncClient) -> None:

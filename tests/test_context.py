@@ -7,7 +7,9 @@ import pytest
 from dosi.ngsild.context import ContextError, MissingDocument, build, core_active
 
 VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
-SUITE = {"@context": {"almostFull": "https://example.org/ctx#almostFull", "Building": "https://example.org/ctx#Building"}}
+SUITE = {
+    "@context": {"almostFull": "https://example.org/ctx#almostFull", "Building": "https://example.org/ctx#Building"}
+}
 
 
 def test_core_terms_and_default_vocab() -> None:

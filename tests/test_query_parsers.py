@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
@@ -40,7 +42,7 @@ def test_q_values() -> None:
     assert parse_q('a~="^se.*ul$"') == Comparison(AttrPath("a"), "~=", "^se.*ul$")
 
 
-@pytest.mark.parametrize("bad", ["", "a==", "(a==1", "a==1)", "a>1,2", '"a"==1', "a==\"x", "!a==1", "a..b==1"])
+@pytest.mark.parametrize("bad", ["", "a==", "(a==1", "a==1)", "a>1,2", '"a"==1', 'a=="x', "!a==1", "a..b==1"])
 def test_q_errors(bad: str) -> None:
     with pytest.raises(InvalidRequest):
         parse_q(bad)
@@ -77,10 +79,8 @@ def test_generated_q_parses_to_matching_tree(terms: list[tuple[str, object]], jo
 
 @given(st.text(max_size=40))
 def test_any_q_text_parses_or_fails_cleanly(text: str) -> None:
-    try:
+    with contextlib.suppress(DosiError):
         parse_q(text)
-    except DosiError:
-        pass
 
 
 def test_scope_queries() -> None:
@@ -96,19 +96,22 @@ def test_geo_queries() -> None:
     geo = parse_geo_query("near;maxDistance==100", "Point", "[127.0, 37.5]", None)
     assert geo is not None and geo.max_distance == 100 and geo.geoproperty == "location"
     assert parse_geo_query(None, None, None, None) is None
-    for args in [("near", "Point", "[1,2]"), ("within", "Point", "[1]"), ("bogus", "Point", "[1,2]"),
-                 ("within", "Polygon", "[[[0,0],[1,0],[1,1]]]"), ("near;maxDistance==-1", "Point", "[1,2]"),
-                 ("within", "Polygon", "not json")]:
+    for args in [
+        ("near", "Point", "[1,2]"),
+        ("within", "Point", "[1]"),
+        ("bogus", "Point", "[1,2]"),
+        ("within", "Polygon", "[[[0,0],[1,0],[1,1]]]"),
+        ("near;maxDistance==-1", "Point", "[1,2]"),
+        ("within", "Polygon", "not json"),
+    ]:
         with pytest.raises(BadRequestData):
             parse_geo_query(args[0], args[1], args[2], None)
 
 
 @given(st.lists(st.floats(-180, 180), min_size=0, max_size=4), st.sampled_from(["Point", "LineString", "Polygon"]))
 def test_geo_coordinates_never_crash(coords: list[float], geometry: str) -> None:
-    try:
+    with contextlib.suppress(BadRequestData):
         parse_geo_query("intersects", geometry, str(coords), None)
-    except BadRequestData:
-        pass
 
 
 def test_type_expressions() -> None:

@@ -25,18 +25,10 @@ class Settings(BaseSettings):
         default="",
         description="Comma-separated hosts or CIDRs outbound calls may reach despite the SSRF guard",
     )
-    context_fetch_timeout: float = Field(
-        default=3.0, gt=0, description="Seconds to wait for a remote @context"
-    )
-    context_max_bytes: int = Field(
-        default=1_000_000, ge=1024, description="Largest remote @context accepted, in bytes"
-    )
-    context_cache_size: int = Field(
-        default=256, ge=1, description="Remote @context documents kept in memory"
-    )
-    max_body_bytes: int = Field(
-        default=16_000_000, ge=1024, description="Largest request body accepted, in bytes"
-    )
+    context_fetch_timeout: float = Field(default=3.0, gt=0, description="Seconds to wait for a remote @context")
+    context_max_bytes: int = Field(default=1_000_000, ge=1024, description="Largest remote @context accepted, in bytes")
+    context_cache_size: int = Field(default=256, ge=1, description="Remote @context documents kept in memory")
+    max_body_bytes: int = Field(default=16_000_000, ge=1024, description="Largest request body accepted, in bytes")
     q_max_length: int = Field(default=4096, ge=16, description="Longest q / scopeQ accepted")
     log_level: str = Field(default="info", description="debug, info, warning or error")
 

@@ -121,7 +121,9 @@ def check_body_type(inc: Incoming, merge_patch: bool = False) -> str:
     media = inc.content_type
     allowed = {JSON, JSONLD} | ({MERGE_PATCH} if merge_patch else set())
     if media not in allowed:
-        raise UnsupportedMediaType(f"Content-Type {media or '(none)'} is not supported; use {' or '.join(sorted(allowed))}")
+        raise UnsupportedMediaType(
+            f"Content-Type {media or '(none)'} is not supported; use {' or '.join(sorted(allowed))}"
+        )
     return media
 
 

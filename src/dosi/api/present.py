@@ -20,8 +20,10 @@ def entity_response(
     entity: Entity, ctx: ActiveContext, view: View, media: str, context: Any, linked: dict[str, Entity]
 ) -> NgsiResponse:
     renderer = Renderer(ctx, view)
-    if view.attrs is not None and view.pick_members is None and not any(
-        iri in view.attrs for iri in entity.get("attrs", {})
+    if (
+        view.attrs is not None
+        and view.pick_members is None
+        and not any(iri in view.attrs for iri in entity.get("attrs", {}))
     ):
         raise ResourceNotFound("the entity has none of the requested attributes")
     if media == GEOJSON:

@@ -112,7 +112,7 @@ class ActiveContext:
         best: str | None = None
         for base, name in self._prefixes:
             if iri.startswith(base) and len(iri) > len(base):
-                candidate = f"{name}:{iri[len(base):]}"
+                candidate = f"{name}:{iri[len(base) :]}"
                 if candidate in self.terms and self.terms[candidate].iri != iri:
                     continue
                 if best is None or len(candidate) < len(best):
@@ -240,9 +240,8 @@ def referenced_urls(ctx: Any) -> list[str]:
     for item in items:
         if isinstance(item, str) and not is_core_url(item):
             found.append(item)
-        elif isinstance(item, dict) and isinstance(item.get("@import"), str):
-            if not is_core_url(item["@import"]):
-                found.append(item["@import"])
+        elif isinstance(item, dict) and isinstance(item.get("@import"), str) and not is_core_url(item["@import"]):
+            found.append(item["@import"])
     return found
 
 

@@ -115,4 +115,3 @@ class Joiner:
                     next_frontier.append((linked, sub_view))
             frontier = next_frontier
         return out
-

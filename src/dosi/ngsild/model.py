@@ -38,17 +38,32 @@ VALUE_KEYS = frozenset(VALUE_KEY.values())
 
 # members of an attribute that are not sub-attributes
 META_KEYS = frozenset(
-    {"type", "datasetId", "observedAt", "unitCode", "createdAt", "modifiedAt", "deletedAt",
-     "instanceId", "lang", "objectType", "previousValue", "previousObject", "previousLanguageMap",
-     "previousVocab", "previousJson", "previousValueList", "previousObjectList", "@context"}
+    {
+        "type",
+        "datasetId",
+        "observedAt",
+        "unitCode",
+        "createdAt",
+        "modifiedAt",
+        "deletedAt",
+        "instanceId",
+        "lang",
+        "objectType",
+        "previousValue",
+        "previousObject",
+        "previousLanguageMap",
+        "previousVocab",
+        "previousJson",
+        "previousValueList",
+        "previousObjectList",
+        "@context",
+    }
     | VALUE_KEYS
 )
 ENTITY_KEYS = frozenset({"id", "type", "scope", "createdAt", "modifiedAt", "deletedAt", "@context"})
 SYSTEM_KEYS = frozenset({"createdAt", "modifiedAt", "deletedAt"})
 
-GEO_IRIS = frozenset(
-    NGSILD + name for name in ("location", "observationSpace", "operationSpace")
-)
+GEO_IRIS = frozenset(NGSILD + name for name in ("location", "observationSpace", "operationSpace"))
 LOCATION = NGSILD + "location"
 NULL_URI = "urn:ngsi-ld:null"
 
@@ -63,9 +78,7 @@ GEOMETRY_TYPES = {
 
 _URI = re.compile(r"^[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]*$")
 _FORBIDDEN_NAME = re.compile(r"[<>\"'=()\s;]")
-_DATETIME = re.compile(
-    r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$"
-)
+_DATETIME = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-]\d{2}:\d{2})$")
 
 
 def now_iso() -> str:

@@ -115,9 +115,13 @@ class Parser:
 
     # -- attributes ------------------------------------------------------
     def instances(self, iri: str, raw: Any) -> list[dict[str, Any]]:
-        if isinstance(raw, list) and not self.key_values and raw and all(
-            isinstance(item, dict) and (item.get("type") in ATTRIBUTE_TYPES or _has_value_key(item))
-            for item in raw
+        if (
+            isinstance(raw, list)
+            and not self.key_values
+            and raw
+            and all(
+                isinstance(item, dict) and (item.get("type") in ATTRIBUTE_TYPES or _has_value_key(item)) for item in raw
+            )
         ):
             found = [self.instance(iri, item) for item in raw]
             seen: set[Any] = set()
@@ -133,7 +137,7 @@ class Parser:
         if self.key_values:
             return self._simplified(iri, raw)
         if raw is None:
-            raise BadRequestData("an attribute cannot be null (NGSI-LD null is \"urn:ngsi-ld:null\")")
+            raise BadRequestData('an attribute cannot be null (NGSI-LD null is "urn:ngsi-ld:null")')
         if not isinstance(raw, dict):
             return self._simplified(iri, raw)
         atype = raw.get("type")
@@ -166,7 +170,7 @@ class Parser:
 
     def _simplified(self, iri: str, raw: Any) -> dict[str, Any]:
         if raw is None:
-            raise BadRequestData("an attribute value cannot be null (NGSI-LD null is \"urn:ngsi-ld:null\")")
+            raise BadRequestData('an attribute value cannot be null (NGSI-LD null is "urn:ngsi-ld:null")')
         if iri in GEO_IRIS and is_geometry(raw):
             return {"type": "GeoProperty", "value": raw}
         if iri in GEO_IRIS and isinstance(raw, dict) and "coordinates" in raw:

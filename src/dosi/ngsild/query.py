@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any, Union
+from typing import Any
 
 from dosi.errors import BadRequestData, InvalidRequest
 from dosi.ngsild.model import GEOMETRY_TYPES, geometry_problem, is_datetime
@@ -52,7 +52,7 @@ class Or:
     items: tuple[QNode, ...]
 
 
-QNode = Union[Comparison, Exists, And, Or]
+QNode = Comparison | Exists | And | Or
 
 _OPS = ("==", "!=", ">=", "<=", "!~=", "~=", ">", "<")
 _NAME = re.compile(r"[A-Za-z0-9_:/#@\-.\[\]%]+")
@@ -237,7 +237,7 @@ class ScopeTerm:
     segments: tuple[str, ...]
 
 
-ScopeNode = Union[ScopeTerm, And, Or]
+ScopeNode = ScopeTerm | And | Or
 _SCOPE_SEGMENT = re.compile(r"^[A-Za-z0-9_\-]+$|^\+$|^#$")
 
 

@@ -59,13 +59,11 @@ class Renderer:
         view = self.view
         out: dict[str, Any] = {}
         members = view.pick_members
-        if members is None or "id" in members:
-            if "id" not in view.omit:
-                out["id"] = entity["id"]
-        if members is None or "type" in members:
-            if "type" not in view.omit:
-                types = [self.ctx.compact(t) for t in entity["type"]]
-                out["type"] = types[0] if len(types) == 1 else types
+        if (members is None or "id" in members) and "id" not in view.omit:
+            out["id"] = entity["id"]
+        if (members is None or "type" in members) and "type" not in view.omit:
+            types = [self.ctx.compact(t) for t in entity["type"]]
+            out["type"] = types[0] if len(types) == 1 else types
         if "scope" in entity and (members is None or "scope" in members) and "scope" not in view.omit:
             scope = entity["scope"]
             out["scope"] = scope[0] if len(scope) == 1 else scope
@@ -109,9 +107,16 @@ class Renderer:
                 return {"languageMap": value}
             return value
         out: dict[str, Any] = {}
-        if form == NORMALIZED or atype not in ("Property", "Relationship", "GeoProperty", "LanguageProperty",
-                                               "VocabProperty", "JsonProperty", "ListProperty",
-                                               "ListRelationship"):
+        if form == NORMALIZED or atype not in (
+            "Property",
+            "Relationship",
+            "GeoProperty",
+            "LanguageProperty",
+            "VocabProperty",
+            "JsonProperty",
+            "ListProperty",
+            "ListRelationship",
+        ):
             out["type"] = atype
         out[key] = value
         if lang_tag is not None and lang_tag not in ("*", "@none"):

@@ -55,9 +55,7 @@ class BatchService:
                 result.fail(_raw_id(body), ctx)
                 continue
             try:
-                parsed.append(
-                    Parser(ctx, now, allow_null=allow_null).entity(body, require_type=require_type)
-                )
+                parsed.append(Parser(ctx, now, allow_null=allow_null).entity(body, require_type=require_type))
             except DosiError as err:
                 result.fail(_raw_id(body), err)
         return parsed

@@ -87,14 +87,16 @@ class ContextService:
         path = urlsplit(url).path
         if stored is None and path.startswith(HOSTED_PREFIX):
             # a context this hub hosts, whatever host name the client reached us by
-            stored = await self.store.get_context(unquote(path[len(HOSTED_PREFIX):]))
+            stored = await self.store.get_context(unquote(path[len(HOSTED_PREFIX) :]))
         if stored is not None:
-            body = {"@context": stored.body} if not isinstance(stored.body, dict) or "@context" not in stored.body else stored.body
+            body = (
+                {"@context": stored.body}
+                if not isinstance(stored.body, dict) or "@context" not in stored.body
+                else stored.body
+            )
         else:
             body = await self._fetch(url)
-            await self.store.put_context(
-                StoredContext(_id_for(url), url, "Cached", body, now_iso())
-            )
+            await self.store.put_context(StoredContext(_id_for(url), url, "Cached", body, now_iso()))
         self._documents[url] = body
         if len(self._documents) > self.settings.context_cache_size:
             self._documents.popitem(last=False)
@@ -107,17 +109,21 @@ class ContextService:
             raise LdContextNotAvailable(f"cannot load @context {url}: {err.detail}") from None
         limit = self.settings.context_max_bytes
         try:
-            async with httpx.AsyncClient(timeout=self.settings.context_fetch_timeout, follow_redirects=False) as client:
-                async with client.stream("GET", url, headers={"Accept": "application/ld+json, application/json"}) as response:
-                    if response.status_code != 200:
-                        raise LdContextNotAvailable(f"@context {url} answered HTTP {response.status_code}")
-                    chunks = []
-                    size = 0
-                    async for chunk in response.aiter_bytes():
-                        size += len(chunk)
-                        if size > limit:
-                            raise LdContextNotAvailable(f"@context {url} is larger than {limit} bytes")
-                        chunks.append(chunk)
+            timeout = self.settings.context_fetch_timeout
+            accept = {"Accept": "application/ld+json, application/json"}
+            async with (
+                httpx.AsyncClient(timeout=timeout, follow_redirects=False) as client,
+                client.stream("GET", url, headers=accept) as response,
+            ):
+                if response.status_code != 200:
+                    raise LdContextNotAvailable(f"@context {url} answered HTTP {response.status_code}")
+                chunks = []
+                size = 0
+                async for chunk in response.aiter_bytes():
+                    size += len(chunk)
+                    if size > limit:
+                        raise LdContextNotAvailable(f"@context {url} is larger than {limit} bytes")
+                    chunks.append(chunk)
         except (httpx.HTTPError, ValueError) as err:
             raise LdContextNotAvailable(f"cannot load @context {url}: {type(err).__name__}") from None
         try:
@@ -161,7 +167,9 @@ class ContextService:
         return [item for item in items if kind is None or item.kind == kind]
 
     def _core_item(self) -> StoredContext:
-        return StoredContext(ld.DEFAULT_CORE_URL, ld.DEFAULT_CORE_URL, "Cached", self.core_docs[ld.DEFAULT_CORE_URL], "")
+        return StoredContext(
+            ld.DEFAULT_CORE_URL, ld.DEFAULT_CORE_URL, "Cached", self.core_docs[ld.DEFAULT_CORE_URL], ""
+        )
 
     async def get(self, context_id: str) -> StoredContext:
         if context_id in self.core_docs:

@@ -158,7 +158,9 @@ class EntityService:
             if added:
                 result.updated.append(iri)
             else:
-                result.not_updated.append({"attributeName": iri, "reason": "the attribute exists and noOverwrite is set"})
+                result.not_updated.append(
+                    {"attributeName": iri, "reason": "the attribute exists and noOverwrite is set"}
+                )
 
     async def update_attrs(self, tenant: str, ctx: ActiveContext, entity_id: str, body: Any) -> UpdateResult:
         """PATCH /entities/{id}/attrs: update attributes (absent ones are added), merge-style."""
@@ -183,9 +185,7 @@ class EntityService:
             await tx.replace(entity)
         return result
 
-    async def partial_update(
-        self, tenant: str, ctx: ActiveContext, entity_id: str, attr: str, body: Any
-    ) -> None:
+    async def partial_update(self, tenant: str, ctx: ActiveContext, entity_id: str, attr: str, body: Any) -> None:
         check_id(entity_id)
         iri = self._attr_iri(ctx, attr)
         if not isinstance(body, dict) or not body:
@@ -210,9 +210,7 @@ class EntityService:
             entity["modifiedAt"] = now
             await tx.replace(entity)
 
-    async def replace_attr(
-        self, tenant: str, ctx: ActiveContext, entity_id: str, attr: str, body: Any
-    ) -> None:
+    async def replace_attr(self, tenant: str, ctx: ActiveContext, entity_id: str, attr: str, body: Any) -> None:
         check_id(entity_id)
         iri = self._attr_iri(ctx, attr)
         if attr in ("scope", "type", "id") or iri.endswith("/scope"):
@@ -232,8 +230,13 @@ class EntityService:
             await tx.replace(entity)
 
     async def delete_attr(
-        self, tenant: str, ctx: ActiveContext, entity_id: str, attr: str,
-        dataset_id: str | None, delete_all: bool,
+        self,
+        tenant: str,
+        ctx: ActiveContext,
+        entity_id: str,
+        attr: str,
+        dataset_id: str | None,
+        delete_all: bool,
     ) -> None:
         check_id(entity_id)
         iri = self._attr_iri(ctx, attr)

@@ -22,9 +22,7 @@ def is_null(inst: Instance) -> bool:
         return True
     if inst.get("type") == "LanguageProperty" and isinstance(value, dict):
         return value.get("@none") == NULL_URI
-    if inst.get("type") == "Property" and inst.get("object") == NULL_URI:
-        return True
-    return False
+    return inst.get("type") == "Property" and inst.get("object") == NULL_URI
 
 
 def find(instances: list[Instance], dataset_id: str | None) -> int | None:
@@ -50,9 +48,7 @@ def stamp_entity(entity: dict[str, Any], now: str) -> None:
             stamp(inst, now)
 
 
-def put_instance(
-    entity: dict[str, Any], iri: str, inst: Instance, now: str, overwrite: bool = True
-) -> bool:
+def put_instance(entity: dict[str, Any], iri: str, inst: Instance, now: str, overwrite: bool = True) -> bool:
     """Add or overwrite the instance with the same datasetId. False when it existed and overwrite is off."""
     instances = entity["attrs"].setdefault(iri, [])
     index = find(instances, inst.get("datasetId"))

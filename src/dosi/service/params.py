@@ -70,18 +70,14 @@ def _picked(view: View, tree: Tree, ctx: ActiveContext) -> View:
     """The view keeping only the members and attributes named by a pick tree."""
     view.pick_members = frozenset(n for n in tree if n in _MEMBERS)
     view.attrs = frozenset(ctx.expand(n) for n in tree if n not in _MEMBERS)
-    view.links = {
-        ctx.expand(n): _picked(view.link_default(), sub, ctx) for n, sub in tree.items() if sub is not None
-    }
+    view.links = {ctx.expand(n): _picked(view.link_default(), sub, ctx) for n, sub in tree.items() if sub is not None}
     return view
 
 
 def _omitted(view: View, tree: Tree, ctx: ActiveContext) -> View:
     """The view dropping what an omit tree names; names with {...} only project the linked entity."""
     view.omit = frozenset(n if n in _MEMBERS else ctx.expand(n) for n, sub in tree.items() if sub is None)
-    view.links = {
-        ctx.expand(n): _omitted(view.link_default(), sub, ctx) for n, sub in tree.items() if sub is not None
-    }
+    view.links = {ctx.expand(n): _omitted(view.link_default(), sub, ctx) for n, sub in tree.items() if sub is not None}
     return view
 
 
@@ -155,7 +151,9 @@ class QueryBuilder:
             return _omitted(view, _tree(omit, "omit"), ctx)
         return view
 
-    def query(self, tenant: str, ctx: ActiveContext, params: Mapping[str, str], require_filter: bool = True) -> EntityQuery:
+    def query(
+        self, tenant: str, ctx: ActiveContext, params: Mapping[str, str], require_filter: bool = True
+    ) -> EntityQuery:
         query = EntityQuery(tenant=tenant)
         ids = split_list(params.get("id"))
         if ids is not None:
@@ -188,8 +186,10 @@ class QueryBuilder:
             query.order_by = parse_order_by(params["orderBy"], ctx)
         self.paging(query, params)
         local = params.get("local") == "true"
-        if require_filter and not local and not any(
-            v is not None for v in (query.types, query.attrs, query.q, query.geo, query.scope_q)
+        if (
+            require_filter
+            and not local
+            and not any(v is not None for v in (query.types, query.attrs, query.q, query.geo, query.scope_q))
         ):
             raise BadRequestData("a query needs type, attrs, q, a geo-query or scopeQ")
         return query

@@ -7,8 +7,9 @@ in Python after a broad fetch.
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any, AsyncContextManager, Protocol
+from typing import Any, Protocol
 
 from dosi.ngsild.query import AttrPath, GeoQuery, QNode, TypeExpr
 
@@ -45,7 +46,16 @@ class EntityQuery:
     def has_filter(self) -> bool:
         return any(
             value is not None
-            for value in (self.ids, self.id_pattern, self.types, self.selectors, self.attrs, self.q, self.scope_q, self.geo)
+            for value in (
+                self.ids,
+                self.id_pattern,
+                self.types,
+                self.selectors,
+                self.attrs,
+                self.q,
+                self.scope_q,
+                self.geo,
+            )
         )
 
 
@@ -94,7 +104,7 @@ class WriteTransaction(Protocol):
 class EntityStore(Protocol):
     async def open(self) -> None: ...
     async def close(self) -> None: ...
-    def transaction(self, tenant: str) -> AsyncContextManager[WriteTransaction]: ...
+    def transaction(self, tenant: str) -> AbstractAsyncContextManager[WriteTransaction]: ...
     async def get(self, tenant: str, entity_id: str) -> Entity | None: ...
     async def query(self, query: EntityQuery) -> QueryResult: ...
     async def types(self, tenant: str, type_iri: str | None = None) -> list[TypeInfo]: ...

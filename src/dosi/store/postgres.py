@@ -68,20 +68,25 @@ class PostgresTransaction:
         seq = await self.conn.fetchval(
             "INSERT INTO entities (tenant, id, doc, created_at, modified_at) VALUES ($1, $2, $3, $4, $5)"
             " ON CONFLICT (tenant, id) DO NOTHING RETURNING seq",
-            self.tenant, entity["id"], entity, entity["createdAt"], entity["modifiedAt"],
+            self.tenant,
+            entity["id"],
+            entity,
+            entity["createdAt"],
+            entity["modifiedAt"],
         )
         if seq is None:
             return False
         await self._index(seq, entity)
-        await self.conn.execute(
-            "INSERT INTO tenants (tenant) VALUES ($1) ON CONFLICT DO NOTHING", self.tenant
-        )
+        await self.conn.execute("INSERT INTO tenants (tenant) VALUES ($1) ON CONFLICT DO NOTHING", self.tenant)
         return True
 
     async def replace(self, entity: Entity) -> None:
         seq = await self.conn.fetchval(
             "UPDATE entities SET doc = $3, modified_at = $4 WHERE tenant = $1 AND id = $2 RETURNING seq",
-            self.tenant, entity["id"], entity, entity["modifiedAt"],
+            self.tenant,
+            entity["id"],
+            entity,
+            entity["modifiedAt"],
         )
         if seq is None:
             await self.insert(entity)
@@ -261,7 +266,13 @@ class PostgresStore:
             " VALUES ($1, $2, $3, $4, $5, $6, $7)"
             " ON CONFLICT (id) DO UPDATE SET url = EXCLUDED.url, kind = EXCLUDED.kind, body = EXCLUDED.body,"
             " last_used = EXCLUDED.last_used, hits = EXCLUDED.hits",
-            item.id, item.url, item.kind, item.body, item.created_at, item.last_used, item.hits,
+            item.id,
+            item.url,
+            item.kind,
+            item.body,
+            item.created_at,
+            item.last_used,
+            item.hits,
         )
 
     async def get_context(self, context_id: str) -> StoredContext | None:

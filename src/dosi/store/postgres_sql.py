@@ -82,8 +82,12 @@ class PostgresWhere:
         for key, descending in query.order_by or []:
             direction = " DESC" if descending else ""
             if isinstance(key, str):
-                expr = {"id": "e.id", "type": "(e.doc #>> '{type,0}')", "createdAt": "e.created_at",
-                        "modifiedAt": "e.modified_at"}[key]
+                expr = {
+                    "id": "e.id",
+                    "type": "(e.doc #>> '{type,0}')",
+                    "createdAt": "e.created_at",
+                    "modifiedAt": "e.modified_at",
+                }[key]
                 terms.append(expr + direction)
                 continue
             path = ["attrs", key.attr, "0"]

@@ -215,9 +215,7 @@ class SqliteStore:
             self.db.execute("COMMIT")
 
     async def get(self, tenant: str, entity_id: str) -> Entity | None:
-        row = self.db.execute(
-            "SELECT doc FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)
-        ).fetchone()
+        row = self.db.execute("SELECT doc FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)).fetchone()
         return orjson.loads(row[0]) if row else None
 
     async def query(self, query: EntityQuery) -> QueryResult:

@@ -67,9 +67,7 @@ class SqliteWhere:
             self.clauses.append("(" + " OR ".join(alternatives) + ")")
         if query.attrs:
             marks = ",".join("?" * len(query.attrs))
-            self.clauses.append(
-                f"EXISTS (SELECT 1 FROM entity_attrs a WHERE a.seq = e.seq AND a.attr IN ({marks}))"
-            )
+            self.clauses.append(f"EXISTS (SELECT 1 FROM entity_attrs a WHERE a.seq = e.seq AND a.attr IN ({marks}))")
             self.params.extend(query.attrs)
         if query.q is not None:
             self.clauses.append(self.q(query.q))
@@ -85,8 +83,12 @@ class SqliteWhere:
         for key, descending in query.order_by or []:
             direction = " DESC" if descending else ""
             if isinstance(key, str):
-                expr = {"id": "e.id", "type": "json_extract(e.doc, '$.type[0]')", "createdAt": "e.created_at",
-                        "modifiedAt": "e.modified_at"}[key]
+                expr = {
+                    "id": "e.id",
+                    "type": "json_extract(e.doc, '$.type[0]')",
+                    "createdAt": "e.created_at",
+                    "modifiedAt": "e.modified_at",
+                }[key]
                 terms.append(expr + direction)
                 continue
             instances, inner = self._instance_path(key)
@@ -106,9 +108,7 @@ class SqliteWhere:
         for names in expr.alternatives:
             parts = []
             for name in names:
-                parts.append(
-                    "e.seq IN (SELECT t.seq FROM entity_types t WHERE t.tenant = ? AND t.type = ?)"
-                )
+                parts.append("e.seq IN (SELECT t.seq FROM entity_types t WHERE t.tenant = ? AND t.type = ?)")
                 self.params.extend([tenant, name])
             alternatives.append("(" + " AND ".join(parts) + ")")
         return "(" + " OR ".join(alternatives) + ")"
@@ -158,8 +158,7 @@ class SqliteWhere:
             keys = "".join("." + json_key(k) for k in node.path.keys)
             targets = [inner + ".value" + keys]
             if not keys:
-                targets += [inner + '.value."@value"', inner + ".object", inner + ".vocab",
-                            inner + ".languageMap.*"]
+                targets += [inner + '.value."@value"', inner + ".object", inner + ".vocab", inner + ".languageMap.*"]
         # json_each over a scalar yields the scalar; over an array, each element
         sources = []
         for target in targets:

@@ -100,8 +100,22 @@ async def batch_delete(request: Request) -> Response:
 async def query_by_post(request: Request) -> Response:
     hub = hub_of(request)
     inc = incoming(
-        request, ("limit", "offset", "count", "options", "format", "local", "lang", "geometryProperty", "join",
-                  "joinLevel", "pick", "omit", "orderBy")
+        request,
+        (
+            "limit",
+            "offset",
+            "count",
+            "options",
+            "format",
+            "local",
+            "lang",
+            "geometryProperty",
+            "join",
+            "joinLevel",
+            "pick",
+            "omit",
+            "orderBy",
+        ),
     )
     media = choose_accept(request.headers.get("accept"), geo=True)
     body = await read_json(inc, hub.settings.max_body_bytes)

@@ -21,13 +21,56 @@ from dosi.api.present import entity_response, list_response
 from dosi.api.routes.common import hub_of, resolve_body_context, tenant_for_read
 from dosi.errors import BadRequestData, InvalidRequest
 
-VIEW_PARAMS = ("attrs", "options", "format", "lang", "geometryProperty", "pick", "omit", "datasetId",
-               "join", "joinLevel", "containedBy", "local", "type", "via", "entityMap")
-QUERY_PARAMS = VIEW_PARAMS + ("id", "idPattern", "q", "scopeQ", "georel", "geometry", "coordinates",
-                              "geoproperty", "limit", "offset", "count", "csf", "expandValues", "orderBy",
-                              "collation", "splitEntities")
-PURGE_PARAMS = ("id", "idPattern", "type", "q", "scopeQ", "georel", "geometry", "coordinates",
-                "geoproperty", "local", "keep", "drop", "attrs")
+VIEW_PARAMS = (
+    "attrs",
+    "options",
+    "format",
+    "lang",
+    "geometryProperty",
+    "pick",
+    "omit",
+    "datasetId",
+    "join",
+    "joinLevel",
+    "containedBy",
+    "local",
+    "type",
+    "via",
+    "entityMap",
+)
+QUERY_PARAMS = VIEW_PARAMS + (
+    "id",
+    "idPattern",
+    "q",
+    "scopeQ",
+    "georel",
+    "geometry",
+    "coordinates",
+    "geoproperty",
+    "limit",
+    "offset",
+    "count",
+    "csf",
+    "expandValues",
+    "orderBy",
+    "collation",
+    "splitEntities",
+)
+PURGE_PARAMS = (
+    "id",
+    "idPattern",
+    "type",
+    "q",
+    "scopeQ",
+    "georel",
+    "geometry",
+    "coordinates",
+    "geoproperty",
+    "local",
+    "keep",
+    "drop",
+    "attrs",
+)
 
 
 def no_content() -> Response:
@@ -104,8 +147,9 @@ async def replace_entity(request: Request) -> Response:
 
 
 async def merge_entity(request: Request) -> Response:
-    hub, inc, body, ctx = await _write_request(request, ("options", "format", "local", "observedAt", "lang"),
-                                               merge_patch=True)
+    hub, inc, body, ctx = await _write_request(
+        request, ("options", "format", "local", "observedAt", "lang"), merge_patch=True
+    )
     await hub.entities.merge(inc.tenant, ctx, request.path_params["id"], body)
     return no_content()
 
