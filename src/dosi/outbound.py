@@ -30,6 +30,27 @@ class OutboundGuard:
             return True
         return ip.is_global and not ip.is_multicast
 
+    async def check_literal(self, url: str, schemes: tuple[str, ...] = ("http", "https")) -> None:
+        """The check that needs no DNS: run when a URL is registered (the full check runs at each call).
+
+        A host name is accepted here even if it does not resolve yet; a literal private or
+        loopback address (or localhost) is refused unless allowed.
+        """
+        try:
+            parts = urlsplit(url)
+            host = (parts.hostname or "").lower()
+        except ValueError:
+            raise BadRequestData(f"{url!r} is not a valid URL") from None
+        try:
+            ipaddress.ip_address(host)
+            literal = True
+        except ValueError:
+            literal = host == "localhost" or host.endswith(".localhost")
+        if literal:
+            await self.check(url, schemes)
+        elif parts.scheme not in schemes or not host:
+            raise BadRequestData(f"{url!r} is not an allowed {'/'.join(schemes)} URL")
+
     async def check(self, url: str, schemes: tuple[str, ...] = ("http", "https")) -> None:
         """Raise BadRequestData when the server must not call `url`."""
         try:

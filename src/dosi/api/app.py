@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dosi.api.hub import Hub
-from dosi.api.routes import batch, contexts, discovery, entities
+from dosi.api.routes import batch, contexts, discovery, entities, subscriptions
 from dosi.errors import DosiError, InternalError, MethodNotAllowed, ResourceNotFound
 from dosi.settings import Settings
 from dosi.store.base import EntityStore
@@ -76,7 +76,13 @@ def create_app(settings: Settings | None = None, store: EntityStore | None = Non
         yield
         await hub.store.close()
 
-    api_routes: list[Any] = [*entities.routes, *batch.routes, *discovery.routes, *contexts.routes]
+    api_routes: list[Any] = [
+        *entities.routes,
+        *batch.routes,
+        *discovery.routes,
+        *contexts.routes,
+        *subscriptions.routes,
+    ]
     app = Starlette(
         routes=[Mount(PREFIX, routes=api_routes), Route("/health", health)],
         lifespan=lifespan,

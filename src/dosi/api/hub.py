@@ -10,6 +10,7 @@ from dosi.service.contexts import ContextService
 from dosi.service.discovery import DiscoveryService
 from dosi.service.entities import EntityService
 from dosi.service.params import QueryBuilder
+from dosi.service.subscriptions import SubscriptionService
 from dosi.settings import Settings
 from dosi.store.base import EntityStore
 
@@ -33,15 +34,18 @@ class Hub:
     batch: BatchService
     discovery: DiscoveryService
     queries: QueryBuilder
+    subscriptions: SubscriptionService
 
     @classmethod
     def build(cls, settings: Settings, store: EntityStore | None = None) -> Hub:
         store = store or open_store(settings)
         guard = OutboundGuard(settings.outbound_allow_list())
+        contexts = ContextService(settings, store, guard)
         return cls(
             settings=settings,
             store=store,
-            contexts=ContextService(settings, store, guard),
+            contexts=contexts,
+            subscriptions=SubscriptionService(store, contexts, guard),
             entities=EntityService(store),
             batch=BatchService(store),
             discovery=DiscoveryService(store),

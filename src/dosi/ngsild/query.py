@@ -194,7 +194,7 @@ class _QParser:
         if _NUMBER.match(raw):
             number = float(raw)
             return int(number) if number.is_integer() and "." not in raw and "e" not in raw.lower() else number
-        if '"' in raw or "(" in raw or ")" in raw:
+        if any(char in raw for char in '"()<>=!~'):
             raise self.error(f"malformed value {raw!r}")
         return raw  # dates, times, URIs and other bare words compare as strings
 

@@ -17,7 +17,7 @@ from urllib.parse import unquote, urlsplit
 import httpx
 import orjson
 
-from dosi.errors import BadRequestData, InvalidRequest, LdContextNotAvailable, OperationNotSupported, ResourceNotFound
+from dosi.errors import BadRequestData, InvalidRequest, LdContextNotAvailable, ResourceNotFound
 from dosi.ngsild import context as ld
 from dosi.ngsild.model import is_uri, now_iso
 from dosi.outbound import OutboundGuard
@@ -47,6 +47,8 @@ class ContextService:
         self._documents: OrderedDict[str, Any] = OrderedDict()
         self._active: OrderedDict[bytes, ld.ActiveContext] = OrderedDict()
         self.base_url = ""  # set by the app: http://host:port, for hosted context URLs
+        self.started_at = now_iso()
+        self.started_at = now_iso()
 
     # -- resolution ------------------------------------------------------
     async def resolve(self, ctx: Any) -> ld.ActiveContext:
@@ -152,13 +154,16 @@ class ContextService:
         await self.store.put_context(item)
         return item
 
-    async def implicit(self, ctx: Any) -> None:
+    async def implicit(self, ctx: Any) -> StoredContext:
         """Record an inline @context of a request as an ImplicitlyCreated context."""
         body = {"@context": ctx}
         context_id = "urn:ngsi-ld:jsonldContext:" + hashlib.sha256(orjson.dumps(body)).hexdigest()[:32]
-        if await self.store.get_context(context_id) is None:
+        item = await self.store.get_context(context_id)
+        if item is None:
             url = self.base_url + HOSTED_PREFIX + context_id
-            await self.store.put_context(StoredContext(context_id, url, "ImplicitlyCreated", body, now_iso()))
+            item = StoredContext(context_id, url, "ImplicitlyCreated", body, now_iso())
+            await self.store.put_context(item)
+        return item
 
     async def list(self, kind: str | None) -> list[StoredContext]:
         if kind is not None and kind not in ("Hosted", "Cached", "ImplicitlyCreated"):
@@ -166,14 +171,12 @@ class ContextService:
         items = [self._core_item()] + await self.store.list_contexts()
         return [item for item in items if kind is None or item.kind == kind]
 
-    def _core_item(self) -> StoredContext:
-        return StoredContext(
-            ld.DEFAULT_CORE_URL, ld.DEFAULT_CORE_URL, "Cached", self.core_docs[ld.DEFAULT_CORE_URL], ""
-        )
+    def _core_item(self, url: str = ld.DEFAULT_CORE_URL) -> StoredContext:
+        return StoredContext(url, url, "Cached", self.core_docs[url], self.started_at)
 
     async def get(self, context_id: str) -> StoredContext:
         if context_id in self.core_docs:
-            return StoredContext(context_id, context_id, "Cached", self.core_docs[context_id], "")
+            return self._core_item(context_id)
         item = await self.store.get_context(context_id)
         if item is None:
             item = await self.store.get_context(_id_for(context_id))
@@ -197,8 +200,6 @@ class ContextService:
             item.body = body
             await self.store.put_context(item)
             return
-        if item.kind == "ImplicitlyCreated":
-            raise OperationNotSupported("an implicitly created @context cannot be deleted")
         await self.store.delete_context(item.id)
         self._forget(item.url)
 

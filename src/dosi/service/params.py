@@ -194,6 +194,11 @@ class QueryBuilder:
             raise BadRequestData("a query needs type, attrs, q, a geo-query or scopeQ")
         return query
 
+    def paging_only(self, params: Mapping[str, str]) -> EntityQuery:
+        query = EntityQuery()
+        self.paging(query, params)
+        return query
+
     def paging(self, query: EntityQuery, params: Mapping[str, str]) -> None:
         query.limit = _non_negative(params.get("limit"), "limit", self.settings.page_size_default)
         query.offset = _non_negative(params.get("offset"), "offset", 0)

@@ -257,8 +257,43 @@ class PostgresStore:
 
     async def reset(self) -> None:
         await self.pool.execute(
-            "TRUNCATE entities, entity_types, entity_attrs, entity_geo, tenants, contexts RESTART IDENTITY"
+            "TRUNCATE entities, entity_types, entity_attrs, entity_geo, tenants, contexts, subscriptions"
+            " RESTART IDENTITY"
         )
+
+    async def insert_subscription(self, tenant: str, doc: dict[str, Any]) -> bool:
+        async with self.pool.acquire() as conn, conn.transaction():
+            inserted = await conn.fetchval(
+                "INSERT INTO subscriptions (tenant, id, doc) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING RETURNING seq",
+                tenant,
+                doc["id"],
+                doc,
+            )
+            if inserted is None:
+                return False
+            await conn.execute("INSERT INTO tenants (tenant) VALUES ($1) ON CONFLICT DO NOTHING", tenant)
+            return True
+
+    async def replace_subscription(self, tenant: str, doc: dict[str, Any]) -> bool:
+        status = await self.pool.execute(
+            "UPDATE subscriptions SET doc = $3 WHERE tenant = $1 AND id = $2", tenant, doc["id"], doc
+        )
+        return bool(status.endswith(" 1"))
+
+    async def get_subscription(self, tenant: str, sub_id: str) -> dict[str, Any] | None:
+        doc = await self.pool.fetchval("SELECT doc FROM subscriptions WHERE tenant = $1 AND id = $2", tenant, sub_id)
+        return doc
+
+    async def list_subscriptions(self, tenant: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        rows = await self.pool.fetch(
+            "SELECT doc FROM subscriptions WHERE tenant = $1 ORDER BY seq LIMIT $2 OFFSET $3", tenant, limit, offset
+        )
+        total = await self.pool.fetchval("SELECT count(*) FROM subscriptions WHERE tenant = $1", tenant)
+        return [r[0] for r in rows], int(total)
+
+    async def delete_subscription(self, tenant: str, sub_id: str) -> bool:
+        status = await self.pool.execute("DELETE FROM subscriptions WHERE tenant = $1 AND id = $2", tenant, sub_id)
+        return bool(status.endswith(" 1"))
 
     async def put_context(self, item: StoredContext) -> None:
         await self.pool.execute(

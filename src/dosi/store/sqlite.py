@@ -283,8 +283,48 @@ class SqliteStore:
 
     async def reset(self) -> None:
         async with self._lock:
-            for table in ("entities", "entity_types", "entity_attrs", "entity_geo", "tenants", "contexts"):
+            for table in (
+                "entities",
+                "entity_types",
+                "entity_attrs",
+                "entity_geo",
+                "tenants",
+                "contexts",
+                "subscriptions",
+            ):
                 self.db.execute(f"DELETE FROM {table}")
+
+    # -- subscriptions ---------------------------------------------------
+    async def insert_subscription(self, tenant: str, doc: dict[str, Any]) -> bool:
+        try:
+            self.db.execute(
+                "INSERT INTO subscriptions (tenant, id, doc) VALUES (?, ?, ?)", (tenant, doc["id"], _dumps(doc))
+            )
+        except sqlite3.IntegrityError:
+            return False
+        self.db.execute("INSERT OR IGNORE INTO tenants (tenant) VALUES (?)", (tenant,))
+        return True
+
+    async def replace_subscription(self, tenant: str, doc: dict[str, Any]) -> bool:
+        cursor = self.db.execute(
+            "UPDATE subscriptions SET doc = ? WHERE tenant = ? AND id = ?", (_dumps(doc), tenant, doc["id"])
+        )
+        return cursor.rowcount > 0
+
+    async def get_subscription(self, tenant: str, sub_id: str) -> dict[str, Any] | None:
+        row = self.db.execute("SELECT doc FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id)).fetchone()
+        return orjson.loads(row[0]) if row else None
+
+    async def list_subscriptions(self, tenant: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        rows = self.db.execute(
+            "SELECT doc FROM subscriptions WHERE tenant = ? ORDER BY seq LIMIT ? OFFSET ?", (tenant, limit, offset)
+        ).fetchall()
+        total = self.db.execute("SELECT count(*) FROM subscriptions WHERE tenant = ?", (tenant,)).fetchone()[0]
+        return [orjson.loads(r[0]) for r in rows], int(total)
+
+    async def delete_subscription(self, tenant: str, sub_id: str) -> bool:
+        cursor = self.db.execute("DELETE FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id))
+        return cursor.rowcount > 0
 
     # -- @context documents ---------------------------------------------
     async def put_context(self, item: StoredContext) -> None:

@@ -1,0 +1,72 @@
+"""Subscription use cases: create, retrieve, list, update, delete."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from dosi.errors import AlreadyExists, BadRequestData, ResourceNotFound
+from dosi.ngsild import subscription as model
+from dosi.ngsild.context import DEFAULT_CORE_URL, ActiveContext
+from dosi.ngsild.model import now_iso
+from dosi.outbound import OutboundGuard
+from dosi.service.contexts import ContextService
+from dosi.store.base import EntityStore
+
+
+class SubscriptionService:
+    def __init__(self, store: EntityStore, contexts: ContextService, guard: OutboundGuard):
+        self.store = store
+        self.contexts = contexts
+        self.guard = guard
+
+    async def create(self, tenant: str, ctx: ActiveContext, ctx_value: Any, body: Any) -> str:
+        now = now_iso()
+        doc = model.parse(body, ctx, now)
+        await self.guard.check_literal(doc["notification"]["endpoint"]["uri"], model.SCHEMES)
+        doc["_context"] = ctx_value
+        if "jsonldContext" not in doc:
+            doc["jsonldContext"] = await self._context_url(ctx_value)
+        if not await self.store.insert_subscription(tenant, doc):
+            raise AlreadyExists(f"subscription {doc['id']} already exists")
+        return str(doc["id"])
+
+    async def _context_url(self, ctx_value: Any) -> str:
+        """The URL of the @context a subscription was written with (an inline one is hosted implicitly)."""
+        if ctx_value is None:
+            return DEFAULT_CORE_URL
+        if isinstance(ctx_value, str):
+            return ctx_value
+        if isinstance(ctx_value, list) and len(ctx_value) == 1 and isinstance(ctx_value[0], str):
+            return ctx_value[0]
+        item = await self.contexts.implicit(ctx_value)
+        return item.url
+
+    async def get(self, tenant: str, sub_id: str) -> dict[str, Any]:
+        doc = await self.store.get_subscription(tenant, _checked(sub_id))
+        if doc is None:
+            raise ResourceNotFound(f"subscription {sub_id} not found")
+        return doc
+
+    async def list(self, tenant: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+        return await self.store.list_subscriptions(tenant, limit, offset)
+
+    async def update(self, tenant: str, ctx: ActiveContext, sub_id: str, fragment: Any) -> None:
+        old = await self.get(tenant, sub_id)
+        if not isinstance(fragment, dict) or not [k for k in fragment if k != "@context"]:
+            raise BadRequestData("a subscription update needs at least one member")
+        doc = model.parse(fragment, ctx, now_iso(), old=old)
+        await self.guard.check_literal(doc["notification"]["endpoint"]["uri"], model.SCHEMES)
+        if not await self.store.replace_subscription(tenant, doc):
+            raise ResourceNotFound(f"subscription {sub_id} not found")
+
+    async def delete(self, tenant: str, sub_id: str) -> None:
+        if not await self.store.delete_subscription(tenant, _checked(sub_id)):
+            raise ResourceNotFound(f"subscription {sub_id} not found")
+
+
+def _checked(sub_id: str) -> str:
+    from dosi.ngsild.model import is_uri
+
+    if not is_uri(sub_id):
+        raise BadRequestData(f"{sub_id!r} is not a valid subscription id")
+    return sub_id
