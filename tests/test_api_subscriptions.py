@@ -11,8 +11,11 @@ SUB = {
     "entities": [{"type": "AirQualityObserved"}],
     "watchedAttributes": ["pm25"],
     "q": "pm25>35",
-    "notification": {"endpoint": {"uri": "http://alerts.city.example/pm", "accept": "application/json"},
-                     "attributes": ["pm25"], "format": "keyValues"},
+    "notification": {
+        "endpoint": {"uri": "http://alerts.city.example/pm", "accept": "application/json"},
+        "attributes": ["pm25"],
+        "format": "keyValues",
+    },
 }
 
 

@@ -263,3 +263,20 @@ async def test_contexts(store: EntityStore) -> None:
     assert await store.delete_context("urn:c:1")
     assert not await store.delete_context("urn:c:1")
     assert await store.get_context("urn:c:1") is None
+
+
+async def test_deep_pages_seek_exactly(store: EntityStore, monkeypatch: pytest.MonkeyPatch) -> None:
+    import dosi.store.postgres
+    import dosi.store.sqlite
+
+    monkeypatch.setattr(dosi.store.sqlite, "DEEP_PAGE", 2)
+    monkeypatch.setattr(dosi.store.postgres, "DEEP_PAGE", 2)
+    await put(store, *[make(f"urn:s:{i:03d}", "Sensor" if i % 3 else "Other") for i in range(60)])
+    async with store.transaction("") as tx:
+        for i in (4, 5, 31):
+            await tx.delete(f"urn:s:{i:03d}")
+    expected = [f"urn:s:{i:03d}" for i in range(60) if i % 3 and i not in (4, 5, 31)]
+    for offset in (0, 3, 7, 25, 38, 39, 50):
+        got = await store.query(EntityQuery(types=types("Sensor"), limit=5, offset=offset, count=True))
+        assert [e["id"] for e in got.entities] == expected[offset : offset + 5]
+        assert got.count == len(expected)

@@ -124,6 +124,28 @@ class EntityStore(Protocol):
     async def delete_context(self, context_id: str) -> bool: ...
 
 
+def single_type(query: EntityQuery) -> str | None:
+    """The one type IRI a query is restricted to, when its type filter is a single name."""
+    if query.types is not None and len(query.types.alternatives) == 1 and len(query.types.alternatives[0]) == 1:
+        return query.types.alternatives[0][0]
+    return None
+
+
+def only_type_filter(query: EntityQuery) -> bool:
+    """True when nothing but one type (and the default order) selects the entities: deep pages can seek."""
+    others = (
+        query.ids,
+        query.id_pattern,
+        query.selectors,
+        query.attrs,
+        query.q,
+        query.scope_q,
+        query.geo,
+        query.order_by,
+    )
+    return single_type(query) is not None and all(value is None for value in others)
+
+
 def attribute_rows(entity: Entity) -> list[tuple[str, str]]:
     """(attribute IRI, attribute type) pairs of an entity, one per attribute and type."""
     rows: set[tuple[str, str]] = set()

@@ -23,6 +23,8 @@ from dosi.store.base import (
     TypeInfo,
     attribute_rows,
     geo_rows,
+    only_type_filter,
+    single_type,
 )
 from dosi.store.postgres_sql import PostgresWhere
 
@@ -33,6 +35,8 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 
 INSTALL_HINT = "PostgreSQL support needs the extra: pip install 'dosi[postgres]'"
 MIGRATION_LOCK = 4_242_001
+PAST_THE_END = 1 << 62  # a seq no entity has: the page after the last one is empty
+DEEP_PAGE = 4096  # offsets beyond this seek through type_buckets instead of stepping through rows
 
 
 async def _noop_reset(conn: Any) -> None:
@@ -106,14 +110,19 @@ class PostgresTransaction:
     async def delete_matching(self, query: EntityQuery) -> int:
         where = PostgresWhere()
         sql = where.build(query)
-        rows = await self.conn.fetch(f"DELETE FROM entities e WHERE {sql} RETURNING e.seq", *where.params)
+        rows = await self.conn.fetch(f"SELECT e.seq FROM {where.source} WHERE {sql} FOR UPDATE OF e", *where.params)
+        for row in rows:
+            await self._unindex(row[0])
         seqs = [r[0] for r in rows]
-        if seqs:
-            for table in ("entity_types", "entity_attrs", "entity_geo"):
-                await self.conn.execute(f"DELETE FROM {table} WHERE seq = ANY($1::bigint[])", seqs)
+        await self.conn.execute("DELETE FROM entities WHERE seq = ANY($1::bigint[])", seqs)
         return len(seqs)
 
     async def _unindex(self, seq: int) -> None:
+        await self.conn.execute(
+            "UPDATE type_buckets b SET n = b.n - 1 FROM entity_types t WHERE t.seq = $1 AND b.tenant = t.tenant"
+            " AND b.type = t.type AND b.bucket = $1 >> 12",
+            seq,
+        )
         for table in ("entity_types", "entity_attrs", "entity_geo"):
             await self.conn.execute(f"DELETE FROM {table} WHERE seq = $1", seq)
 
@@ -122,6 +131,11 @@ class PostgresTransaction:
         await self.conn.executemany(
             "INSERT INTO entity_types (tenant, type, seq) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
             [(tenant, t, seq) for t in entity["type"]],
+        )
+        await self.conn.executemany(
+            "INSERT INTO type_buckets (tenant, type, bucket, n) VALUES ($1, $2, $3 >> 12, 1)"
+            " ON CONFLICT (tenant, type, bucket) DO UPDATE SET n = type_buckets.n + 1",
+            [(tenant, t, seq) for t in set(entity["type"])],
         )
         rows = attribute_rows(entity)
         if rows:
@@ -196,23 +210,58 @@ class PostgresStore:
         result = QueryResult()
         try:
             if query.limit > 0:
+                skip = query.offset
+                if skip > DEEP_PAGE and only_type_filter(query):
+                    start = await self._seek(query.tenant, str(single_type(query)), skip)
+                    sql = f"{sql} AND t.seq >= {where.p(start if start is not None else PAST_THE_END)}"
+                    skip = 0
                 order = where.order_by(query)
                 limit = where.p(query.limit)
-                offset = where.p(query.offset)
+                offset = where.p(skip)
                 rows = await self.pool.fetch(
-                    f"SELECT e.doc FROM entities e WHERE {sql}{order} LIMIT {limit} OFFSET {offset}",
+                    f"SELECT e.doc FROM {where.source} WHERE {sql}{order} LIMIT {limit} OFFSET {offset}",
                     *where.params,
                 )
                 result.entities = [r[0] for r in rows]
             if query.count:
-                count_where = PostgresWhere()
-                count_sql = count_where.build(query)
-                result.count = int(
-                    await self.pool.fetchval(f"SELECT count(*) FROM entities e WHERE {count_sql}", *count_where.params)
-                )
+                if only_type_filter(query):
+                    total = await self.pool.fetchval(
+                        "SELECT coalesce(sum(n), 0) FROM type_buckets WHERE tenant = $1 AND type = $2",
+                        query.tenant,
+                        single_type(query),
+                    )
+                else:
+                    count_where = PostgresWhere()
+                    count_sql = count_where.build(query)
+                    total = await self.pool.fetchval(
+                        f"SELECT count(*) FROM {count_where.source} WHERE {count_sql}", *count_where.params
+                    )
+                result.count = int(total)
         except Exception as err:
             raise _translate(err) from None
         return result
+
+    async def _seek(self, tenant: str, type_iri: str, offset: int) -> int | None:
+        """The seq of the entity at `offset` among a type's entities, found through type_buckets."""
+        skipped = 0
+        rows = await self.pool.fetch(
+            "SELECT bucket, n FROM type_buckets WHERE tenant = $1 AND type = $2 AND n > 0 ORDER BY bucket",
+            tenant,
+            type_iri,
+        )
+        for bucket, count in rows:
+            if skipped + count > offset:
+                seq = await self.pool.fetchval(
+                    "SELECT seq FROM entity_types WHERE tenant = $1 AND type = $2 AND seq >= $3 ORDER BY seq"
+                    " LIMIT 1 OFFSET $4",
+                    tenant,
+                    type_iri,
+                    bucket << 12,
+                    offset - skipped,
+                )
+                return int(seq) if seq is not None else None
+            skipped += count
+        return None
 
     async def types(self, tenant: str, type_iri: str | None = None) -> list[TypeInfo]:
         filter_sql = " AND type = $2" if type_iri is not None else ""
@@ -257,7 +306,7 @@ class PostgresStore:
 
     async def reset(self) -> None:
         await self.pool.execute(
-            "TRUNCATE entities, entity_types, entity_attrs, entity_geo, tenants, contexts, subscriptions"
+            "TRUNCATE entities, entity_types, entity_attrs, entity_geo, tenants, contexts, subscriptions, type_buckets"
             " RESTART IDENTITY"
         )
 

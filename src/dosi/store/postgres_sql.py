@@ -18,7 +18,7 @@ from dosi.ngsild.query import (
     TypeExpr,
     scope_regex,
 )
-from dosi.store.base import EntityQuery
+from dosi.store.base import EntityQuery, single_type
 
 _COMPARE = {"==": "=", "!=": "<>", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 _META = {"observedAt", "createdAt", "modifiedAt", "unitCode", "datasetId"}
@@ -39,18 +39,27 @@ def jsonpath_key(name: str) -> str:
 class PostgresWhere:
     def __init__(self, params: list[Any] | None = None) -> None:
         self.params: list[Any] = params if params is not None else []
+        self.source = "entities e"
+        self.order_key = "e.seq"
 
     def p(self, value: Any) -> str:
         self.params.append(value)
         return f"${len(self.params)}"
 
     def build(self, query: EntityQuery) -> str:
-        clauses = [f"e.tenant = {self.p(query.tenant)}"]
+        clauses = []
+        single = single_type(query)
+        if single is not None:
+            # walk the (tenant, type, seq) index in order: the first page needs no sort of every match
+            self.source = "entity_types t JOIN entities e ON e.seq = t.seq"
+            self.order_key = "t.seq"
+            clauses.append(f"t.tenant = {self.p(query.tenant)} AND t.type = {self.p(single)}")
+        clauses.append(f"e.tenant = {self.p(query.tenant)}")
         if query.ids is not None:
             clauses.append(f"e.id = ANY({self.p(list(query.ids))}::text[])")
         if query.id_pattern is not None:
             clauses.append(f"e.id ~ {self.p(query.id_pattern)}")
-        if query.types is not None:
+        if query.types is not None and single is None:
             clauses.append(self.types(query.tenant, query.types))
         if query.selectors:
             alternatives = []
@@ -100,7 +109,7 @@ class PostgresWhere:
             else:
                 value, obj = self.p(path + ["value"]), self.p(path + ["object"])
                 terms.append(f"coalesce(e.doc #> {value}::text[], e.doc #> {obj}::text[]){direction}")
-        terms.append("e.seq")
+        terms.append(self.order_key)
         return " ORDER BY " + ", ".join(terms)
 
     def types(self, tenant: str, expr: TypeExpr) -> str:

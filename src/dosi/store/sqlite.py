@@ -30,10 +30,19 @@ from dosi.store.base import (
     TypeInfo,
     attribute_rows,
     geo_rows,
+    only_type_filter,
+    single_type,
 )
 from dosi.store.sqlite_sql import SqliteWhere
 
 GEO_SLOTS = 1024
+DEEP_PAGE = 4096  # offsets beyond this seek through type_buckets instead of stepping through rows
+BUCKET_BITS = 12
+PAST_THE_END = 1 << 62  # a seq no entity has: the page after the last one is empty  # type_buckets count entities per 4096 consecutive seq values
+
+
+def builder_where(query: EntityQuery) -> str:
+    return SqliteWhere().build(query)[0]
 
 
 @lru_cache(maxsize=512)
@@ -115,8 +124,9 @@ class SqliteTransaction:
         return True
 
     async def delete_matching(self, query: EntityQuery) -> int:
-        where, params = SqliteWhere().build(query)
-        seqs = [r[0] for r in self.db.execute(f"SELECT e.seq FROM entities e WHERE {where}", params)]
+        builder = SqliteWhere()
+        where, params = builder.build(query)
+        seqs = [r[0] for r in self.db.execute(f"SELECT e.seq FROM {builder.source} WHERE {where}", params)]
         for seq in seqs:
             self._delete_seq(seq)
         return len(seqs)
@@ -126,6 +136,11 @@ class SqliteTransaction:
         self._unindex(seq)
 
     def _unindex(self, seq: int) -> None:
+        types = [r[0] for r in self.db.execute("SELECT type FROM entity_types WHERE seq = ?", (seq,))]
+        self.db.executemany(
+            "UPDATE type_buckets SET n = n - 1 WHERE tenant = ? AND type = ? AND bucket = ?",
+            [(self.tenant, t, seq >> BUCKET_BITS) for t in types],
+        )
         self.db.execute("DELETE FROM entity_types WHERE seq = ?", (seq,))
         self.db.execute("DELETE FROM entity_attrs WHERE seq = ?", (seq,))
         self.db.execute(
@@ -137,6 +152,11 @@ class SqliteTransaction:
         self.db.executemany(
             "INSERT OR IGNORE INTO entity_types (tenant, type, seq) VALUES (?, ?, ?)",
             [(tenant, t, seq) for t in entity["type"]],
+        )
+        self.db.executemany(
+            "INSERT INTO type_buckets (tenant, type, bucket, n) VALUES (?, ?, ?, 1)"
+            " ON CONFLICT (tenant, type, bucket) DO UPDATE SET n = n + 1",
+            [(tenant, t, seq >> BUCKET_BITS) for t in set(entity["type"])],
         )
         self.db.executemany(
             "INSERT OR IGNORE INTO entity_attrs (tenant, attr, seq, atype) VALUES (?, ?, ?, ?)",
@@ -224,16 +244,45 @@ class SqliteStore:
         count_params = list(params)
         result = QueryResult()
         if query.limit > 0:
+            offset = query.offset
+            if offset > DEEP_PAGE and only_type_filter(query):
+                # seek: find the seq at the offset on the covering index alone, then read one page from there
+                start = self._seek(query.tenant, str(single_type(query)), offset)
+                where, offset = where + " AND t.seq >= ?", 0
+                builder.params.append(start[0] if start else PAST_THE_END)
             order = builder.order_by(query)
             rows = self.db.execute(
-                f"SELECT e.doc FROM entities e WHERE {where}{order} LIMIT ? OFFSET ?",
-                [*builder.params, query.limit, query.offset],
+                f"SELECT e.doc FROM {builder.source} WHERE {where}{order} LIMIT ? OFFSET ?",
+                [*builder.params, query.limit, offset],
             ).fetchall()
             result.entities = [orjson.loads(r[0]) for r in rows]
         if query.count:
-            sql = f"SELECT count(*) FROM entities e WHERE {where}"
+            if only_type_filter(query):
+                sql = "SELECT count(*) FROM entity_types WHERE tenant = ? AND type = ?"
+                count_params = [query.tenant, single_type(query)]
+            else:
+                sql = f"SELECT count(*) FROM {builder.source} WHERE {builder_where(query)}"
+                count_params = SqliteWhere().build(query)[1]
             result.count = int(self.db.execute(sql, count_params).fetchone()[0])
         return result
+
+    def _seek(self, tenant: str, type_iri: str, offset: int) -> tuple[int] | None:
+        """The (seq,) of the entity at `offset` among a type's entities, found through type_buckets."""
+        skipped = 0
+        rows = self.db.execute(
+            "SELECT bucket, n FROM type_buckets WHERE tenant = ? AND type = ? AND n > 0 ORDER BY bucket",
+            (tenant, type_iri),
+        )
+        for bucket, count in rows:
+            if skipped + count > offset:
+                row = self.db.execute(
+                    "SELECT seq FROM entity_types WHERE tenant = ? AND type = ? AND seq >= ? ORDER BY seq"
+                    " LIMIT 1 OFFSET ?",
+                    (tenant, type_iri, bucket << BUCKET_BITS, offset - skipped),
+                ).fetchone()
+                return (int(row[0]),) if row else None
+            skipped += count
+        return None
 
     async def types(self, tenant: str, type_iri: str | None = None) -> list[TypeInfo]:
         sql = "SELECT type, count(*) FROM entity_types WHERE tenant = ?"
@@ -291,6 +340,7 @@ class SqliteStore:
                 "tenants",
                 "contexts",
                 "subscriptions",
+                "type_buckets",
             ):
                 self.db.execute(f"DELETE FROM {table}")
 

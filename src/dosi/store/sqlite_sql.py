@@ -19,7 +19,7 @@ from dosi.ngsild.query import (
     TypeExpr,
     scope_regex,
 )
-from dosi.store.base import EntityQuery
+from dosi.store.base import EntityQuery, single_type
 from dosi.store.geo import near_box
 
 _COMPARE = {"==": "=", "!=": "!=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
@@ -38,8 +38,17 @@ class SqliteWhere:
     def __init__(self) -> None:
         self.clauses: list[str] = []
         self.params: list[Any] = []
+        self.source = "entities e"
+        self.order_key = "e.seq"
 
     def build(self, query: EntityQuery) -> tuple[str, list[Any]]:
+        single = single_type(query)
+        if single is not None:
+            # walk the (tenant, type, seq) index in order: the first page needs no sort of every match
+            self.source = "entity_types t JOIN entities e ON e.seq = t.seq"
+            self.order_key = "t.seq"
+            self.clauses.append("t.tenant = ? AND t.type = ?")
+            self.params.extend([query.tenant, single])
         self.clauses.append("e.tenant = ?")
         self.params.append(query.tenant)
         if query.ids is not None:
@@ -49,7 +58,7 @@ class SqliteWhere:
         if query.id_pattern is not None:
             self.clauses.append("dosi_regexp(?, e.id)")
             self.params.append(query.id_pattern)
-        if query.types is not None:
+        if query.types is not None and single is None:
             self.clauses.append(self.types(query.tenant, query.types))
         if query.selectors:
             alternatives = []
@@ -99,7 +108,7 @@ class SqliteWhere:
             else:
                 terms.append(f"coalesce(json_extract(e.doc, ?), json_extract(e.doc, ?)){direction}")
                 self.params.extend([first + ".value", first + ".object"])
-        terms.append("e.seq")
+        terms.append(self.order_key)
         return " ORDER BY " + ", ".join(terms)
 
     # -- types -----------------------------------------------------------
