@@ -5,12 +5,14 @@ Each parser turns a string into a small AST; store backends compile the AST to S
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from dosi.errors import BadRequestData, InvalidRequest
+from dosi.ngsild.context import ActiveContext
 from dosi.ngsild.model import GEOMETRY_TYPES, geometry_problem, is_datetime
 
 # --------------------------------------------------------------------- q
@@ -219,6 +221,21 @@ def parse_q(text: str, max_length: int = 4096) -> QNode:
     if len(text) > max_length:
         raise InvalidRequest(f"q is longer than {max_length} characters")
     return _QParser(text).parse()
+
+
+def expand_q(node: QNode, ctx: ActiveContext) -> QNode:
+    if isinstance(node, And):
+        return And(tuple(expand_q(i, ctx) for i in node.items))
+    if isinstance(node, Or):
+        return Or(tuple(expand_q(i, ctx) for i in node.items))
+    path = node.path
+    meta = {"observedAt", "createdAt", "modifiedAt", "unitCode", "datasetId"}
+    subs = tuple(s if (i == len(path.sub) - 1 and s in meta) else ctx.expand(s) for i, s in enumerate(path.sub))
+    expanded = AttrPath(ctx.expand(path.attr), subs, path.keys)
+    if isinstance(node, Exists):
+        return dataclasses.replace(node, path=expanded)
+    assert isinstance(node, Comparison)
+    return dataclasses.replace(node, path=expanded)
 
 
 def q_attributes(node: QNode) -> list[AttrPath]:

@@ -9,6 +9,15 @@ from typing import Any
 from dosi.ngsild.context import ActiveContext
 from dosi.ngsild.model import LOCATION, NULL_URI, SYSTEM_KEYS, VALUE_KEY
 
+PREVIOUS_KEYS = (
+    "previousValue",
+    "previousObject",
+    "previousLanguageMap",
+    "previousVocab",
+    "previousJson",
+    "previousValueList",
+    "previousObjectList",
+)
 NORMALIZED = "normalized"
 CONCISE = "concise"
 SIMPLIFIED = "keyValues"
@@ -67,10 +76,12 @@ class Renderer:
         if "scope" in entity and (members is None or "scope" in members) and "scope" not in view.omit:
             scope = entity["scope"]
             out["scope"] = scope[0] if len(scope) == 1 else scope
-        if view.sys_attrs and view.form != SIMPLIFIED:
+        if view.sys_attrs:
             for key in ("createdAt", "modifiedAt"):
                 if key in entity:
                     out[key] = entity[key]
+        if "deletedAt" in entity:
+            out["deletedAt"] = entity["deletedAt"]
         for iri, instances in entity.get("attrs", {}).items():
             if view.attrs is not None and iri not in view.attrs:
                 continue
@@ -124,6 +135,12 @@ class Renderer:
         for meta in ("observedAt", "unitCode", "datasetId"):
             if meta in inst:
                 out[meta] = inst[meta]
+        for meta in PREVIOUS_KEYS:
+            if meta in inst:
+                previous = inst[meta]
+                out[meta] = (
+                    self.ctx.compact(previous) if meta == "previousVocab" and isinstance(previous, str) else previous
+                )
         if "objectType" in inst:
             otype = inst["objectType"]
             out["objectType"] = (

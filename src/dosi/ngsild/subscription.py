@@ -6,7 +6,9 @@ Stored shape: the client's members, with attribute and type names expanded to IR
 
 from __future__ import annotations
 
+import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -74,6 +76,11 @@ def _names(ctx: ActiveContext, raw: Any, member: str) -> list[str]:
     return [ctx.expand(n) for n in raw]
 
 
+def map_type_names(expression: str, convert: Callable[[str], str]) -> str:
+    """Apply `convert` to every type name of a type expression, keeping , ; | and parentheses."""
+    return re.sub(r"[^,;|()\s]+", lambda m: convert(m.group(0)), expression)
+
+
 def _positive(raw: Any, member: str) -> float:
     if isinstance(raw, bool) or not isinstance(raw, (int, float)) or raw <= 0:
         raise _bad(f"{member} must be a positive number")
@@ -88,7 +95,7 @@ def _entities(ctx: ActiveContext, raw: Any) -> list[dict[str, Any]]:
         if not isinstance(selector, dict) or not isinstance(selector.get("type"), str):
             raise _bad("each entity selector needs a type")
         parse_type_expression(selector["type"])
-        item: dict[str, Any] = {"type": ctx.expand(selector["type"])}
+        item: dict[str, Any] = {"type": map_type_names(selector["type"], ctx.expand)}
         if "id" in selector:
             if not is_uri(selector["id"]):
                 raise _bad("an entity selector id must be a URI")
@@ -275,7 +282,7 @@ def render(doc: dict[str, Any], ctx: ActiveContext, now: str, sys_attrs: bool = 
         if key.startswith("_") or (key in ("createdAt", "modifiedAt") and not sys_attrs):
             continue
         if key == "entities":
-            value = [{**s, "type": ctx.compact(s["type"])} for s in value]
+            value = [{**s, "type": map_type_names(s["type"], ctx.compact)} for s in value]
         elif key == "watchedAttributes":
             value = [ctx.compact(n) for n in value]
         elif key == "notification":

@@ -20,6 +20,7 @@ from dosi.ngsild.query import (
     Or,
     QNode,
     TypeExpr,
+    expand_q,
     parse_geo_query,
     parse_q,
     parse_scope_query,
@@ -81,21 +82,12 @@ def _omitted(view: View, tree: Tree, ctx: ActiveContext) -> View:
     return view
 
 
-def expand_q(node: QNode, ctx: ActiveContext) -> QNode:
-    if isinstance(node, And):
-        return And(tuple(expand_q(i, ctx) for i in node.items))
-    if isinstance(node, Or):
-        return Or(tuple(expand_q(i, ctx) for i in node.items))
-    path = node.path
-    meta = {"observedAt", "createdAt", "modifiedAt", "unitCode", "datasetId"}
-    subs = tuple(s if (i == len(path.sub) - 1 and s in meta) else ctx.expand(s) for i, s in enumerate(path.sub))
-    expanded = AttrPath(ctx.expand(path.attr), subs, path.keys)
-    if isinstance(node, Exists):
-        return replace(node, path=expanded)
-    assert isinstance(node, Comparison)
-    if node.op in ("~=", "!~="):
+def _check_patterns(node: QNode) -> None:
+    if isinstance(node, (And, Or)):
+        for item in node.items:
+            _check_patterns(item)
+    elif isinstance(node, Comparison) and node.op in ("~=", "!~="):
         check_pattern(str(node.value))
-    return replace(node, path=expanded)
 
 
 def check_pattern(pattern: str) -> None:
@@ -173,6 +165,7 @@ class QueryBuilder:
             query.attrs = [ctx.expand(a) for a in attrs]
         if params.get("q") is not None:
             query.q = expand_q(parse_q(params["q"], self.settings.q_max_length), ctx)
+            _check_patterns(query.q)
         if params.get("scopeQ") is not None:
             if len(params["scopeQ"]) > self.settings.q_max_length:
                 raise InvalidRequest("scopeQ is too long")

@@ -19,8 +19,8 @@ import orjson
 import re2
 
 from dosi.errors import BadRequestData
+from dosi.ngsild import geo
 from dosi.ngsild.model import bbox
-from dosi.store import geo
 from dosi.store.base import (
     AttributeInfo,
     Entity,
@@ -37,8 +37,8 @@ from dosi.store.sqlite_sql import SqliteWhere
 
 GEO_SLOTS = 1024
 DEEP_PAGE = 4096  # offsets beyond this seek through type_buckets instead of stepping through rows
-BUCKET_BITS = 12
-PAST_THE_END = 1 << 62  # a seq no entity has: the page after the last one is empty  # type_buckets count entities per 4096 consecutive seq values
+BUCKET_BITS = 12  # type_buckets count entities per 4096 consecutive seq values
+PAST_THE_END = 1 << 62  # a seq no entity has: the page after the last one is empty
 
 
 def builder_where(query: EntityQuery) -> str:
@@ -239,6 +239,15 @@ class SqliteStore:
         return orjson.loads(row[0]) if row else None
 
     async def query(self, query: EntityQuery) -> QueryResult:
+        try:
+            return self._query(query)
+        except sqlite3.OperationalError as err:
+            # only dosi_regexp raises inside SQL: a client's pattern that does not compile
+            if "user-defined function raised exception" in str(err):
+                raise BadRequestData("invalid regular expression in the query") from None
+            raise
+
+    def _query(self, query: EntityQuery) -> QueryResult:
         builder = SqliteWhere()
         where, params = builder.build(query)
         count_params = list(params)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from dosi.ngsild.geo import near_box
 from dosi.ngsild.model import bbox
 from dosi.ngsild.query import (
     And,
@@ -20,7 +21,6 @@ from dosi.ngsild.query import (
     scope_regex,
 )
 from dosi.store.base import EntityQuery, single_type
-from dosi.store.geo import near_box
 
 _COMPARE = {"==": "=", "!=": "!=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 _META_PATHS = {"observedAt", "createdAt", "modifiedAt", "unitCode", "datasetId"}
