@@ -30,6 +30,17 @@ class Settings(BaseSettings):
     context_cache_size: int = Field(default=256, ge=1, description="Remote @context documents kept in memory")
     max_body_bytes: int = Field(default=16_000_000, ge=1024, description="Largest request body accepted, in bytes")
     q_max_length: int = Field(default=4096, ge=16, description="Longest q / scopeQ accepted")
+    notify_timeout: float = Field(default=5.0, gt=0, description="Seconds a notification receiver may take")
+    notify_endpoint_concurrency: int = Field(
+        default=4, ge=1, description="Notifications in flight to one endpoint (host:port) per process"
+    )
+    notify_max_inflight: int = Field(default=64, ge=1, description="Notifications in flight per process")
+    notify_poll_interval: float = Field(
+        default=0.5, gt=0, description="Seconds between outbox polls when no wake-up arrives"
+    )
+    notify_max_attempts: int = Field(default=12, ge=1, description="Delivery attempts before a notification is dropped")
+    notify_backoff_base: float = Field(default=1.0, gt=0, description="Seconds before the first retry (doubles)")
+    notify_backoff_max: float = Field(default=300.0, gt=0, description="Longest wait between retries, in seconds")
     log_level: str = Field(default="info", description="debug, info, warning or error")
 
     @property

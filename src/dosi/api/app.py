@@ -18,6 +18,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from dosi.api.hub import Hub
 from dosi.api.routes import batch, contexts, discovery, entities, subscriptions
 from dosi.errors import DosiError, InternalError, MethodNotAllowed, ResourceNotFound
+from dosi.notify.worker import DeliveryWorker
 from dosi.settings import Settings
 from dosi.store.base import EntityStore
 
@@ -73,7 +74,10 @@ def create_app(settings: Settings | None = None, store: EntityStore | None = Non
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await hub.store.open()
         hub.contexts.base_url = f"http://{settings.host}:{settings.port}"
+        worker = DeliveryWorker(settings, hub.store, hub.notifier, hub.guard)
+        await worker.start()
         yield
+        await worker.stop()
         await hub.store.close()
 
     api_routes: list[Any] = [

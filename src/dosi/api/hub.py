@@ -9,6 +9,7 @@ from dosi.service.batch import BatchService
 from dosi.service.contexts import ContextService
 from dosi.service.discovery import DiscoveryService
 from dosi.service.entities import EntityService
+from dosi.service.notify import Notifier
 from dosi.service.params import QueryBuilder
 from dosi.service.subscriptions import SubscriptionService
 from dosi.settings import Settings
@@ -35,19 +36,24 @@ class Hub:
     discovery: DiscoveryService
     queries: QueryBuilder
     subscriptions: SubscriptionService
+    notifier: Notifier
+    guard: OutboundGuard
 
     @classmethod
     def build(cls, settings: Settings, store: EntityStore | None = None) -> Hub:
         store = store or open_store(settings)
         guard = OutboundGuard(settings.outbound_allow_list())
         contexts = ContextService(settings, store, guard)
+        notifier = Notifier(store, contexts)
         return cls(
             settings=settings,
             store=store,
             contexts=contexts,
             subscriptions=SubscriptionService(store, contexts, guard),
-            entities=EntityService(store),
-            batch=BatchService(store),
+            notifier=notifier,
+            guard=guard,
+            entities=EntityService(store, notifier),
+            batch=BatchService(store, notifier),
             discovery=DiscoveryService(store),
             queries=QueryBuilder(settings),
         )

@@ -56,8 +56,9 @@ class Change:
             elif iri not in old:
                 change.created.add(iri)
             else:
-                if any(inst.get("modifiedAt") == now for inst in new[iri]):
-                    change.updated.add(iri)
+                olds = {inst.get("datasetId"): inst for inst in old[iri]}
+                if any(inst != olds.get(inst.get("datasetId")) for inst in new[iri]):
+                    change.updated.add(iri)  # rewritten (new modifiedAt) or changed
                 kept = {inst.get("datasetId") for inst in new[iri]}
                 gone = [inst for inst in old[iri] if inst.get("datasetId") not in kept]
                 if gone:

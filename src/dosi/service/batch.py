@@ -15,6 +15,7 @@ from dosi.ngsild.model import is_uri, now_iso
 from dosi.ngsild.parse import Parser
 from dosi.service import merge as rules
 from dosi.service.entities import EntityService, UpdateResult
+from dosi.service.notify import Notifier
 from dosi.store.base import Entity, EntityStore
 
 # one batch item: the raw entity and its active context, or the error found while resolving it
@@ -43,8 +44,9 @@ def _raw_id(body: Any) -> Any:
 
 
 class BatchService:
-    def __init__(self, store: EntityStore):
+    def __init__(self, store: EntityStore, notifier: Notifier):
         self.store = store
+        self.notifier = notifier
 
     def _parse(
         self, items: list[Item], now: str, result: BatchResult, require_type: bool = True, allow_null: bool = False
@@ -64,7 +66,7 @@ class BatchService:
         result = BatchResult()
         now = now_iso()
         entities = self._parse(items, now, result)
-        async with self.store.transaction(tenant) as tx:
+        async with self.notifier.write(tenant) as tx:
             for entity in entities:
                 rules.stamp_entity(entity, now)
                 if await tx.insert(entity):
@@ -77,7 +79,7 @@ class BatchService:
         result = BatchResult()
         now = now_iso()
         entities = self._parse(items, now, result)
-        async with self.store.transaction(tenant) as tx:
+        async with self.notifier.write(tenant) as tx:
             for entity in entities:
                 if await tx.insert(_stamped(entity, now)):
                     result.ok(entity["id"])
@@ -107,7 +109,7 @@ class BatchService:
         result = BatchResult()
         now = now_iso()
         entities = self._parse(items, now, result, require_type=False)
-        async with self.store.transaction(tenant) as tx:
+        async with self.notifier.write(tenant) as tx:
             for patch in entities:
                 entity = await tx.get(patch["id"])
                 if entity is None:
@@ -131,7 +133,7 @@ class BatchService:
         result = BatchResult()
         now = now_iso()
         entities = self._parse(items, now, result, require_type=False, allow_null=True)
-        async with self.store.transaction(tenant) as tx:
+        async with self.notifier.write(tenant) as tx:
             for patch in entities:
                 entity = await tx.get(patch["id"])
                 if entity is None:
@@ -144,7 +146,7 @@ class BatchService:
 
     async def delete(self, tenant: str, ids: list[Any]) -> BatchResult:
         result = BatchResult()
-        async with self.store.transaction(tenant) as tx:
+        async with self.notifier.write(tenant) as tx:
             for entity_id in ids:
                 if not is_uri(entity_id):
                     result.fail(entity_id, BadRequestData(f"{entity_id!r} is not a valid entity id"))

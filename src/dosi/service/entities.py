@@ -15,6 +15,7 @@ from dosi.ngsild.join import relationship_targets
 from dosi.ngsild.model import is_uri, now_iso
 from dosi.ngsild.parse import Parser, parse_scope, parse_types
 from dosi.service import merge as rules
+from dosi.service.notify import Notifier
 from dosi.store.base import Entity, EntityQuery, EntityStore, QueryResult
 
 
@@ -34,15 +35,16 @@ class UpdateResult:
 
 
 class EntityService:
-    def __init__(self, store: EntityStore):
+    def __init__(self, store: EntityStore, notifier: Notifier):
         self.store = store
+        self.notifier = notifier
 
     # -- create / retrieve / query --------------------------------------
     async def create(self, tenant: str, ctx: ActiveContext, body: Any, key_values: bool = False) -> str:
         now = now_iso()
         entity = Parser(ctx, now, key_values).entity(body)
         rules.stamp_entity(entity, now)
-        async with self.store.transaction(tenant) as tx:
+        async with self.notifier.write(tenant) as tx:
             if not await tx.insert(entity):
                 raise AlreadyExists(f"entity {entity['id']} already exists")
         return str(entity["id"])
@@ -79,7 +81,7 @@ class EntityService:
     # -- whole-entity changes ------------------------------------------
     async def delete(self, tenant: str, entity_id: str) -> None:
         check_id(entity_id)
-        async with self.store.transaction(tenant) as tx:
+        async with self.notifier.write(tenant) as tx:
             if not await tx.delete(entity_id):
                 raise ResourceNotFound(f"entity {entity_id} not found")
 
@@ -91,7 +93,7 @@ class EntityService:
             raise BadRequestData("the id in the body differs from the id in the path")
         now = now_iso()
         new = Parser(ctx, now).entity({**body, "id": entity_id})
-        async with self.store.transaction(tenant) as tx:
+        async with self.notifier.write(tenant) as tx:
             old = await tx.get(entity_id)
             if old is None:
                 raise ResourceNotFound(f"entity {entity_id} not found")
@@ -107,7 +109,7 @@ class EntityService:
             raise BadRequestData("the id in the body differs from the id in the path")
         now = now_iso()
         patch = Parser(ctx, now, allow_null=True).entity({**body, "id": entity_id}, require_type=False)
-        async with self.store.transaction(tenant) as tx:
+        async with self.notifier.write(tenant) as tx:
             entity = await tx.get(entity_id)
             if entity is None:
                 raise ResourceNotFound(f"entity {entity_id} not found")
@@ -132,7 +134,7 @@ class EntityService:
         check_id(entity_id)
         fragment, now = self._fragment(ctx, body)
         result = UpdateResult()
-        async with self.store.transaction(tenant) as tx:
+        async with self.notifier.write(tenant) as tx:
             entity = await tx.get(entity_id)
             if entity is None:
                 raise ResourceNotFound(f"entity {entity_id} not found")
@@ -167,7 +169,7 @@ class EntityService:
         check_id(entity_id)
         fragment, now = self._fragment(ctx, body, allow_null=True)
         result = UpdateResult()
-        async with self.store.transaction(tenant) as tx:
+        async with self.notifier.write(tenant) as tx:
             entity = await tx.get(entity_id)
             if entity is None:
                 raise ResourceNotFound(f"entity {entity_id} not found")
@@ -193,7 +195,7 @@ class EntityService:
         now = now_iso()
         explicit_type = body.get("type")
         parser = Parser(ctx, now, allow_null=True, partial=True)
-        async with self.store.transaction(tenant) as tx:
+        async with self.notifier.write(tenant) as tx:
             entity = await tx.get(entity_id)
             if entity is None:
                 raise ResourceNotFound(f"entity {entity_id} not found")
@@ -221,7 +223,7 @@ class EntityService:
         if isinstance(body, dict):
             body = {k: v for k, v in body.items() if k != "@context"}
         instances = Parser(ctx, now).instances(iri, body)
-        async with self.store.transaction(tenant) as tx:
+        async with self.notifier.write(tenant) as tx:
             entity = await tx.get(entity_id)
             if entity is None:
                 raise ResourceNotFound(f"entity {entity_id} not found")
@@ -243,7 +245,7 @@ class EntityService:
         if dataset_id is not None and not is_uri(dataset_id):
             raise BadRequestData("datasetId must be a URI")
         now = now_iso()
-        async with self.store.transaction(tenant) as tx:
+        async with self.notifier.write(tenant) as tx:
             entity = await tx.get(entity_id)
             if entity is None:
                 raise ResourceNotFound(f"entity {entity_id} not found")
@@ -258,9 +260,16 @@ class EntityService:
 
     # -- purge ----------------------------------------------------------
     async def purge(self, query: EntityQuery, keep: list[str] | None, drop: list[str] | None) -> int:
-        async with self.store.transaction(query.tenant) as tx:
+        async with self.notifier.write(query.tenant) as tx:
             if keep is None and drop is None:
-                return await tx.delete_matching(query)
+                if not tx.listening:
+                    return await tx.delete_matching(query)
+                # subscriptions listen: delete one by one so that each deletion is notified
+                query.limit = 1 << 62
+                matching = (await self.store.query(query)).entities
+                for entity in matching:
+                    await tx.delete(entity["id"])
+                return len(matching)
             # keep/drop remove attributes: read the matching entities and rewrite them
             query.limit = 1 << 62
             result = await self.store.query(query)

@@ -91,6 +91,20 @@ class StoredContext:
     hits: int = 0
 
 
+@dataclass
+class OutboxRow:
+    """One notification owed to one subscription, as stored until it is delivered."""
+
+    tenant: str
+    subscription_id: str
+    notification_id: str
+    endpoint: dict[str, Any]  # uri, accept, receiverInfo, notifierInfo
+    payload: str  # the notification, serialised once when the change committed
+    created_at: str
+    attempts: int = 0
+    seq: int = 0
+
+
 class WriteTransaction(Protocol):
     """Writes of one transaction; all of them commit together or none does."""
 
@@ -99,6 +113,8 @@ class WriteTransaction(Protocol):
     async def replace(self, entity: Entity) -> None: ...
     async def delete(self, entity_id: str) -> bool: ...
     async def delete_matching(self, query: EntityQuery) -> int: ...
+    async def subscriptions(self) -> list[dict[str, Any]]: ...  # the tenant's, as of this transaction
+    async def add_outbox(self, rows: list[OutboxRow]) -> None: ...
 
 
 class EntityStore(Protocol):
@@ -117,6 +133,14 @@ class EntityStore(Protocol):
     async def get_subscription(self, tenant: str, sub_id: str) -> dict[str, Any] | None: ...
     async def list_subscriptions(self, tenant: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]: ...
     async def delete_subscription(self, tenant: str, sub_id: str) -> bool: ...
+    async def record_delivery(self, tenant: str, sub_id: str, ok: bool, at: str) -> None: ...
+    # the outbox: claim due rows for `lease` seconds, then finish (delete) or retry them
+    async def claim_outbox(self, now: float, lease: float, limit: int) -> list[OutboxRow]: ...
+    async def finish_outbox(self, seq: int) -> None: ...
+    async def retry_outbox(self, seq: int, next_at: float, error: str) -> None: ...
+    async def outbox_size(self) -> int: ...
+    async def periodic_subscriptions(self) -> list[tuple[str, dict[str, Any]]]: ...  # (tenant, doc), every tenant
+    async def claim_periodic(self, tenant: str, sub_id: str, now: float, next_at: float) -> bool: ...
     # hosted and cached @context documents (tenant-independent)
     async def put_context(self, item: StoredContext) -> None: ...
     async def get_context(self, context_id: str) -> StoredContext | None: ...
@@ -144,6 +168,16 @@ def only_type_filter(query: EntityQuery) -> bool:
         query.order_by,
     )
     return single_type(query) is not None and all(value is None for value in others)
+
+
+def delivery_status(doc: dict[str, Any], ok: bool, at: str) -> None:
+    """Count one delivery attempt in a subscription's notification status members."""
+    notification = doc.setdefault("notification", {})
+    key = "timesSent" if ok else "timesFailed"
+    notification[key] = int(notification.get(key, 0)) + 1
+    notification["lastNotification"] = at
+    notification["lastSuccess" if ok else "lastFailure"] = at
+    notification["status"] = "ok" if ok else "failed"
 
 
 def attribute_rows(entity: Entity) -> list[tuple[str, str]]:

@@ -18,10 +18,12 @@ from dosi.store.base import (
     AttributeInfo,
     Entity,
     EntityQuery,
+    OutboxRow,
     QueryResult,
     StoredContext,
     TypeInfo,
     attribute_rows,
+    delivery_status,
     geo_rows,
     only_type_filter,
     single_type,
@@ -116,6 +118,18 @@ class PostgresTransaction:
         seqs = [r[0] for r in rows]
         await self.conn.execute("DELETE FROM entities WHERE seq = ANY($1::bigint[])", seqs)
         return len(seqs)
+
+    async def subscriptions(self) -> list[dict[str, Any]]:
+        rows = await self.conn.fetch("SELECT doc FROM subscriptions WHERE tenant = $1 ORDER BY seq", self.tenant)
+        return [r[0] for r in rows]
+
+    async def add_outbox(self, rows: list[OutboxRow]) -> None:
+        await self.conn.executemany(
+            "INSERT INTO outbox (tenant, subscription_id, notification_id, endpoint, payload, created_at, next_at)"
+            " VALUES ($1, $2, $3, $4, $5, $6, 0)",
+            [(r.tenant, r.subscription_id, r.notification_id, r.endpoint, r.payload, r.created_at) for r in rows],
+        )
+        await self.conn.execute("NOTIFY dosi_outbox")  # delivered to listeners when this transaction commits
 
     async def _unindex(self, seq: int) -> None:
         await self.conn.execute(
@@ -306,7 +320,8 @@ class PostgresStore:
 
     async def reset(self) -> None:
         await self.pool.execute(
-            "TRUNCATE entities, entity_types, entity_attrs, entity_geo, tenants, contexts, subscriptions, type_buckets"
+            "TRUNCATE entities, entity_types, entity_attrs, entity_geo, tenants, contexts, subscriptions, type_buckets,"
+            " outbox"
             " RESTART IDENTITY"
         )
 
@@ -343,6 +358,64 @@ class PostgresStore:
     async def delete_subscription(self, tenant: str, sub_id: str) -> bool:
         status = await self.pool.execute("DELETE FROM subscriptions WHERE tenant = $1 AND id = $2", tenant, sub_id)
         return bool(status.endswith(" 1"))
+
+    async def record_delivery(self, tenant: str, sub_id: str, ok: bool, at: str) -> None:
+        async with self.pool.acquire() as conn, conn.transaction():
+            doc = await conn.fetchval(
+                "SELECT doc FROM subscriptions WHERE tenant = $1 AND id = $2 FOR UPDATE", tenant, sub_id
+            )
+            if doc is not None:
+                delivery_status(doc, ok, at)
+                await conn.execute(
+                    "UPDATE subscriptions SET doc = $3 WHERE tenant = $1 AND id = $2", tenant, sub_id, doc
+                )
+
+    async def claim_outbox(self, now: float, lease: float, limit: int) -> list[OutboxRow]:
+        rows = await self.pool.fetch(
+            "UPDATE outbox SET claimed_until = $1 WHERE seq IN (SELECT seq FROM outbox WHERE next_at <= $2"
+            " AND claimed_until <= $2 ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED)"
+            " RETURNING seq, tenant, subscription_id, notification_id, endpoint, payload, created_at, attempts",
+            now + lease,
+            now,
+            limit,
+        )
+        ordered = sorted(rows, key=lambda r: r[0])
+        return [OutboxRow(r[1], r[2], r[3], r[4], r[5], r[6], int(r[7]), int(r[0])) for r in ordered]
+
+    async def finish_outbox(self, seq: int) -> None:
+        await self.pool.execute("DELETE FROM outbox WHERE seq = $1", seq)
+
+    async def retry_outbox(self, seq: int, next_at: float, error: str) -> None:
+        await self.pool.execute(
+            "UPDATE outbox SET attempts = attempts + 1, next_at = $2, claimed_until = 0, last_error = $3"
+            " WHERE seq = $1",
+            seq,
+            next_at,
+            error[:500],
+        )
+
+    async def periodic_subscriptions(self) -> list[tuple[str, dict[str, Any]]]:
+        rows = await self.pool.fetch("SELECT tenant, doc FROM subscriptions WHERE doc ? 'timeInterval'")
+        return [(r[0], r[1]) for r in rows]
+
+    async def claim_periodic(self, tenant: str, sub_id: str, now: float, next_at: float) -> bool:
+        status = await self.pool.execute(
+            "UPDATE subscriptions SET next_at = $3 WHERE tenant = $1 AND id = $2 AND next_at <= $4",
+            tenant,
+            sub_id,
+            next_at,
+            now,
+        )
+        return bool(status.endswith(" 1"))
+
+    async def outbox_size(self) -> int:
+        return int(await self.pool.fetchval("SELECT count(*) FROM outbox"))
+
+    async def listen(self, callback: Any) -> Any:
+        """Call `callback()` whenever another process commits outbox rows; returns the listening connection."""
+        conn = await asyncpg.connect(self.url)
+        await conn.add_listener("dosi_outbox", lambda *_: callback())
+        return conn
 
     async def put_context(self, item: StoredContext) -> None:
         await self.pool.execute(

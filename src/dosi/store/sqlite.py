@@ -25,10 +25,12 @@ from dosi.store.base import (
     AttributeInfo,
     Entity,
     EntityQuery,
+    OutboxRow,
     QueryResult,
     StoredContext,
     TypeInfo,
     attribute_rows,
+    delivery_status,
     geo_rows,
     only_type_filter,
     single_type,
@@ -130,6 +132,20 @@ class SqliteTransaction:
         for seq in seqs:
             self._delete_seq(seq)
         return len(seqs)
+
+    async def subscriptions(self) -> list[dict[str, Any]]:
+        rows = self.db.execute("SELECT doc FROM subscriptions WHERE tenant = ? ORDER BY seq", (self.tenant,))
+        return [orjson.loads(r[0]) for r in rows]
+
+    async def add_outbox(self, rows: list[OutboxRow]) -> None:
+        self.db.executemany(
+            "INSERT INTO outbox (tenant, subscription_id, notification_id, endpoint, payload, created_at, next_at)"
+            " VALUES (?, ?, ?, ?, ?, ?, 0)",
+            [
+                (r.tenant, r.subscription_id, r.notification_id, _dumps(r.endpoint), r.payload, r.created_at)
+                for r in rows
+            ],
+        )
 
     def _delete_seq(self, seq: int) -> None:
         self.db.execute("DELETE FROM entities WHERE seq = ?", (seq,))
@@ -350,6 +366,7 @@ class SqliteStore:
                 "contexts",
                 "subscriptions",
                 "type_buckets",
+                "outbox",
             ):
                 self.db.execute(f"DELETE FROM {table}")
 
@@ -384,6 +401,63 @@ class SqliteStore:
     async def delete_subscription(self, tenant: str, sub_id: str) -> bool:
         cursor = self.db.execute("DELETE FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id))
         return cursor.rowcount > 0
+
+    async def record_delivery(self, tenant: str, sub_id: str, ok: bool, at: str) -> None:
+        async with self._lock:
+            self.db.execute("BEGIN IMMEDIATE")
+            try:
+                row = self.db.execute(
+                    "SELECT doc FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id)
+                ).fetchone()
+                if row is not None:
+                    doc = orjson.loads(row[0])
+                    delivery_status(doc, ok, at)
+                    self.db.execute(
+                        "UPDATE subscriptions SET doc = ? WHERE tenant = ? AND id = ?", (_dumps(doc), tenant, sub_id)
+                    )
+            finally:
+                self.db.execute("COMMIT")
+
+    # -- outbox ----------------------------------------------------------
+    async def claim_outbox(self, now: float, lease: float, limit: int) -> list[OutboxRow]:
+        async with self._lock:
+            rows = self.db.execute(
+                "UPDATE outbox SET claimed_until = ? WHERE seq IN (SELECT seq FROM outbox WHERE next_at <= ?"
+                " AND claimed_until <= ? ORDER BY seq LIMIT ?)"
+                " RETURNING seq, tenant, subscription_id, notification_id, endpoint, payload, created_at, attempts",
+                (now + lease, now, now, limit),
+            ).fetchall()
+        rows.sort(key=lambda r: r[0])
+        return [OutboxRow(r[1], r[2], r[3], orjson.loads(r[4]), r[5], r[6], int(r[7]), int(r[0])) for r in rows]
+
+    async def finish_outbox(self, seq: int) -> None:
+        async with self._lock:
+            self.db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
+
+    async def retry_outbox(self, seq: int, next_at: float, error: str) -> None:
+        async with self._lock:
+            self.db.execute(
+                "UPDATE outbox SET attempts = attempts + 1, next_at = ?, claimed_until = 0, last_error = ?"
+                " WHERE seq = ?",
+                (next_at, error[:500], seq),
+            )
+
+    async def periodic_subscriptions(self) -> list[tuple[str, dict[str, Any]]]:
+        rows = self.db.execute(
+            "SELECT tenant, doc FROM subscriptions WHERE json_extract(doc, '$.timeInterval') IS NOT NULL"
+        ).fetchall()
+        return [(r[0], orjson.loads(r[1])) for r in rows]
+
+    async def claim_periodic(self, tenant: str, sub_id: str, now: float, next_at: float) -> bool:
+        async with self._lock:
+            cursor = self.db.execute(
+                "UPDATE subscriptions SET next_at = ? WHERE tenant = ? AND id = ? AND next_at <= ?",
+                (next_at, tenant, sub_id, now),
+            )
+        return cursor.rowcount > 0
+
+    async def outbox_size(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM outbox").fetchone()[0])
 
     # -- @context documents ---------------------------------------------
     async def put_context(self, item: StoredContext) -> None:

@@ -1,0 +1,166 @@
+"""The delivery worker: drains the outbox with retries, backoff, a per-endpoint cap and a timeout.
+
+Every process runs one. Rows are claimed with a lease, so several workers (processes or
+hosts on one PostgreSQL) never send a row at the same time; a crash before a row is
+finished means it is sent again after the lease (at least once, same notification id).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import defaultdict
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlsplit
+
+from dosi.ngsild.model import now_iso
+from dosi.ngsild.notification import is_live
+from dosi.notify.senders import DeliveryError, HttpSender, MqttSender, Sender
+from dosi.outbound import OutboundGuard
+from dosi.service.notify import Notifier
+from dosi.service.params import expand_types
+from dosi.settings import Settings
+from dosi.store.base import EntityQuery, EntityStore, OutboxRow, Selector
+
+log = logging.getLogger("dosi.notify")
+LEASE_SECONDS = 120.0
+
+
+class DeliveryWorker:
+    def __init__(self, settings: Settings, store: EntityStore, notifier: Notifier, guard: OutboundGuard):
+        self.settings = settings
+        self.store = store
+        self.notifier = notifier
+        timeout = settings.notify_timeout
+        self.senders: dict[str, Sender] = {"http": HttpSender(guard, timeout), "mqtt": MqttSender(guard, timeout)}
+        self.event = asyncio.Event()
+        self.inflight: set[asyncio.Task[None]] = set()
+        self.caps: dict[str, asyncio.Semaphore] = defaultdict(
+            lambda: asyncio.Semaphore(settings.notify_endpoint_concurrency)
+        )
+        self.tasks: list[asyncio.Task[None]] = []
+        self.listener: Any = None
+
+    def wake(self) -> None:
+        self.event.set()
+
+    async def start(self) -> None:
+        self.notifier.wake = self.wake
+        listen = getattr(self.store, "listen", None)
+        if listen is not None:  # PostgreSQL: other processes' commits wake us up
+            self.listener = await listen(self.wake)
+        self.tasks = [asyncio.create_task(self._drain()), asyncio.create_task(self._periodic())]
+
+    async def stop(self) -> None:
+        for task in self.tasks:
+            task.cancel()
+        await asyncio.gather(*self.tasks, return_exceptions=True)
+        if self.inflight:
+            await asyncio.wait(self.inflight, timeout=self.settings.notify_timeout)
+        if self.listener is not None:
+            await self.listener.close()
+        sender = self.senders["http"]
+        if isinstance(sender, HttpSender):
+            await sender.close()
+
+    # -- the outbox ------------------------------------------------------
+    async def _drain(self) -> None:
+        while True:
+            try:
+                room = self.settings.notify_max_inflight - len(self.inflight)
+                rows = await self.store.claim_outbox(time.time(), LEASE_SECONDS, room) if room > 0 else []
+            except Exception:
+                log.exception("cannot read the outbox")
+                rows = []
+            for row in rows:
+                task = asyncio.create_task(self._deliver(row))
+                self.inflight.add(task)
+                task.add_done_callback(self.inflight.discard)
+            if not rows:
+                self.event.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self.event.wait(), self.settings.notify_poll_interval)
+
+    async def _deliver(self, row: OutboxRow) -> None:
+        uri = row.endpoint.get("uri", "")
+        scheme = "mqtt" if uri.startswith(("mqtt:", "mqtts:")) else "http"
+        host = urlsplit(uri).netloc
+        async with self.caps[host]:
+            try:
+                await self.senders[scheme].send(row.endpoint, row.payload.encode(), row.tenant)
+            except DeliveryError as err:
+                await self._failed(row, str(err))
+                return
+            except Exception as err:  # a sender bug must not lose the row
+                log.exception("delivery of %s failed unexpectedly", row.notification_id)
+                await self._failed(row, repr(err))
+                return
+        await self.store.finish_outbox(row.seq)
+        await self.store.record_delivery(row.tenant, row.subscription_id, True, now_iso())
+
+    async def _failed(self, row: OutboxRow, reason: str) -> None:
+        await self.store.record_delivery(row.tenant, row.subscription_id, False, now_iso())
+        if row.attempts + 1 >= self.settings.notify_max_attempts:
+            log.warning(
+                "dropping notification %s to %s after %d attempts: %s",
+                row.notification_id,
+                row.endpoint.get("uri"),
+                row.attempts + 1,
+                reason,
+            )
+            await self.store.finish_outbox(row.seq)
+            return
+        delay = min(self.settings.notify_backoff_max, self.settings.notify_backoff_base * 2**row.attempts)
+        await self.store.retry_outbox(row.seq, time.time() + delay, reason)
+        self.event.set()
+
+    # -- timeInterval subscriptions ---------------------------------------
+    async def _periodic(self) -> None:
+        due: dict[tuple[str, str], float] = {}
+        while True:
+            await asyncio.sleep(0.5)
+            try:
+                await self._tick(due)
+            except Exception:
+                log.exception("periodic notifications failed")
+
+    async def _tick(self, due: dict[tuple[str, str], float]) -> None:
+        now = time.time()
+        stamp = now_iso()
+        for tenant, sub in await self.store.periodic_subscriptions():
+            key = (tenant, sub["id"])
+            interval = float(sub["timeInterval"])
+            if key not in due:
+                due[key] = _epoch(sub.get("modifiedAt", stamp)) + interval
+            if now < due[key] or not is_live(sub, stamp):
+                continue
+            due[key] = now + interval
+            if not await self.store.claim_periodic(tenant, sub["id"], now, now + interval):
+                continue  # another process sends this round
+            ctx = await self.notifier.context_of(sub)
+            selectors = [
+                Selector(
+                    ids=(s["id"],) if "id" in s else None,
+                    id_pattern=s.get("idPattern"),
+                    types=expand_types(_types(s["type"]), ctx),
+                )
+                for s in sub.get("entities", [])
+            ]
+            query = EntityQuery(tenant=tenant, selectors=selectors or None, limit=self.settings.page_size_max)
+            if sub.get("watchedAttributes"):
+                query.attrs = list(sub["watchedAttributes"])
+            entities = (await self.store.query(query)).entities
+            await self.notifier.periodic(tenant, sub, entities)
+
+
+def _types(expression: str) -> Any:
+    from dosi.ngsild.query import parse_type_expression
+
+    return parse_type_expression(expression)
+
+
+def _epoch(value: str) -> float:
+    return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC).timestamp()

@@ -1,0 +1,162 @@
+"""Writes that owe notifications: record each change, and put what it owes in the outbox
+in the same transaction, so a committed change never loses its notifications.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+import orjson
+
+from dosi.ngsild import notification as rules
+from dosi.ngsild.context import DEFAULT_CORE_URL, ActiveContext
+from dosi.ngsild.model import now_iso
+from dosi.service.contexts import ContextService
+from dosi.store.base import Entity, EntityQuery, EntityStore, OutboxRow, WriteTransaction
+
+
+def context_url(sub: dict[str, Any]) -> str:
+    """The @context URL a subscription's notifications are written with."""
+    if sub.get("jsonldContext") and not isinstance(sub.get("_context"), str):
+        return str(sub["jsonldContext"])
+    value = sub.get("_context")
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    return value if isinstance(value, str) else str(sub.get("jsonldContext", DEFAULT_CORE_URL))
+
+
+class Recording:
+    """A write transaction that remembers each entity's state before and after (when anyone listens)."""
+
+    def __init__(self, tx: WriteTransaction, listening: bool, now: str):
+        self.tx = tx
+        self.listening = listening
+        self.now = now
+        self.before: dict[str, Entity | None] = {}
+        self.after: dict[str, Entity | None] = {}
+
+    def _remember(self, entity_id: str, before: Entity | None) -> None:
+        if self.listening and entity_id not in self.before:
+            self.before[entity_id] = copy.deepcopy(before)
+
+    async def get(self, entity_id: str) -> Entity | None:
+        found = await self.tx.get(entity_id)
+        self._remember(entity_id, found)
+        return found
+
+    async def insert(self, entity: Entity) -> bool:
+        inserted = await self.tx.insert(entity)
+        if inserted:
+            self._remember(entity["id"], None)
+            if self.listening:
+                self.after[entity["id"]] = copy.deepcopy(entity)
+        return inserted
+
+    async def replace(self, entity: Entity) -> None:
+        if self.listening and entity["id"] not in self.before:
+            self._remember(entity["id"], await self.tx.get(entity["id"]))
+        await self.tx.replace(entity)
+        if self.listening:
+            self.after[entity["id"]] = copy.deepcopy(entity)
+
+    async def delete(self, entity_id: str) -> bool:
+        if self.listening and entity_id not in self.before:
+            self._remember(entity_id, await self.tx.get(entity_id))
+        deleted = await self.tx.delete(entity_id)
+        if deleted and self.listening:
+            self.after[entity_id] = None
+        return deleted
+
+    async def delete_matching(self, query: EntityQuery) -> int:
+        return await self.tx.delete_matching(query)
+
+    def changes(self) -> list[rules.Change]:
+        return [
+            rules.Change.between(self.before.get(entity_id), after, self.now)
+            for entity_id, after in self.after.items()
+            if not (self.before.get(entity_id) is None and after is None)
+        ]
+
+
+class Notifier:
+    def __init__(self, store: EntityStore, contexts: ContextService):
+        self.store = store
+        self.contexts = contexts
+        self.wake: Callable[[], None] = lambda: None  # set by the delivery worker of this process
+        self._last_queued: dict[tuple[str, str], float] = {}
+
+    @asynccontextmanager
+    async def write(self, tenant: str) -> AsyncIterator[Recording]:
+        queued = False
+        async with self.store.transaction(tenant) as tx:
+            now = now_iso()
+            subs = [s for s in await tx.subscriptions() if rules.is_live(s, now) and "timeInterval" not in s]
+            recording = Recording(tx, bool(subs), now)
+            yield recording
+            if subs:
+                rows = await self._owed(tenant, subs, recording.changes())
+                if rows:
+                    await tx.add_outbox(rows)
+                    queued = True
+        if queued:
+            self.wake()
+
+    async def _owed(self, tenant: str, subs: list[dict[str, Any]], changes: list[rules.Change]) -> list[OutboxRow]:
+        rows = []
+        for sub in subs:
+            ctx = await self.context_of(sub)
+            for change in changes:
+                if rules.owes(sub, change, ctx) and not self._throttled(tenant, sub):
+                    data = rules.render_data(sub, rules.notification_entity(sub, change), ctx)
+                    rows.append(self.row(tenant, sub, [data], change.now))
+        return rows
+
+    async def context_of(self, sub: dict[str, Any]) -> ActiveContext:
+        if sub.get("jsonldContext") and sub.get("_context") is None:
+            return await self.contexts.resolve(sub["jsonldContext"])
+        return await self.contexts.resolve(sub.get("_context"))
+
+    def _throttled(self, tenant: str, sub: dict[str, Any]) -> bool:
+        throttling = sub.get("throttling")
+        if not throttling:
+            return False
+        key = (tenant, sub["id"])
+        now = time.monotonic()
+        if now - self._last_queued.get(key, -1e18) < float(throttling):
+            return True
+        self._last_queued[key] = now
+        return False
+
+    @staticmethod
+    def row(tenant: str, sub: dict[str, Any], data: list[dict[str, Any]], now: str) -> OutboxRow:
+        endpoint = dict(sub["notification"]["endpoint"])
+        url = context_url(sub)
+        if endpoint.get("accept") == "application/ld+json":
+            data = [{**item, "@context": url} for item in data]
+        else:
+            endpoint["link"] = url
+        notification_id = f"urn:ngsi-ld:Notification:{uuid.uuid4()}"
+        body = {
+            "id": notification_id,
+            "type": "Notification",
+            "subscriptionId": sub["id"],
+            "notifiedAt": now,
+            "data": data,
+        }
+        return OutboxRow(tenant, sub["id"], notification_id, endpoint, orjson.dumps(body).decode(), now)
+
+    async def periodic(self, tenant: str, sub: dict[str, Any], entities: list[Entity]) -> None:
+        """Queue a timeInterval notification with the entities matching the subscription now."""
+        ctx = await self.context_of(sub)
+        now = now_iso()
+        data = [rules.render_data(sub, e, ctx) for e in entities if rules.matches_entity(sub, e, ctx)]
+        if not data:
+            return
+        async with self.store.transaction(tenant) as tx:
+            await tx.add_outbox([self.row(tenant, sub, data, now)])
+        self.wake()
