@@ -174,14 +174,18 @@ class NgsiResponse(Response):
         context: Any = None,
         headers: dict[str, str] | None = None,
         embed: str = "object",  # object | each | none
+        links: list[str] | None = None,  # extra Link values, e.g. rel="next" pages
     ):
         context_url = context if context is not None else DEFAULT_CORE_URL
         out_headers = dict(headers or {})
+        all_links = list(links or [])
         if media == JSON:
             if isinstance(context_url, str):
-                out_headers["Link"] = link_header(context_url)
+                all_links.insert(0, link_header(context_url))
         else:
             content = _embed(content, context_url, embed)
+        if all_links:
+            out_headers["Link"] = ", ".join(all_links)
         super().__init__(orjson.dumps(content), status_code, out_headers, media)
 
 
@@ -193,3 +197,13 @@ def _embed(content: Any, context: Any, embed: str) -> Any:
     if isinstance(content, dict):
         return {**content, "@context": context}
     return content
+
+
+def page_links(path: str, limit: int, offset: int, total: int) -> list[str]:
+    """rel="prev"/"next" links of a paged listing."""
+    links = []
+    if offset > 0:
+        links.append(f'<{path}?limit={limit}&offset={max(0, offset - limit)}>;rel="prev";type="{JSONLD}"')
+    if offset + limit < total:
+        links.append(f'<{path}?limit={limit}&offset={offset + limit}>;rel="next";type="{JSONLD}"')
+    return links

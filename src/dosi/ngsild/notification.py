@@ -233,6 +233,7 @@ def view_of(sub: dict[str, Any]) -> View:
         dataset_ids=frozenset(sub["datasetId"]) if sub.get("datasetId") else None,
         join=notification.get("join") if notification.get("join") in ("inline", "flat") else None,
         join_level=int(notification.get("joinLevel", 1) or 1),
+        dataset_form=True,
     )
     if notification.get("attributes"):
         view.attrs = frozenset(notification["attributes"])

@@ -37,6 +37,7 @@ class View:
     geometry_property: str = LOCATION
     join: str | None = None  # inline | flat
     join_level: int = 1
+    dataset_form: bool = False  # simplified multi-instance attributes as {"dataset": {datasetId: value}}
     links: dict[str, View] = field(default_factory=dict)  # relationship IRI -> view of its target
 
     def link_default(self) -> View:
@@ -91,6 +92,9 @@ class Renderer:
             if not chosen:
                 continue
             name = self.ctx.compact(iri)
+            if view.dataset_form and view.form == SIMPLIFIED and len(chosen) > 1:
+                out[name] = {"dataset": {i.get("datasetId", "@none"): self.attribute(i) for i in chosen}}
+                continue
             rendered = [self.attribute(inst) for inst in chosen]
             out[name] = rendered[0] if len(rendered) == 1 else rendered
         return out

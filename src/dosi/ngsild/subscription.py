@@ -218,8 +218,11 @@ def parse(body: Any, ctx: ActiveContext, now: str, old: dict[str, Any] | None = 
         if not isinstance(merged["isActive"], bool):
             raise _bad("isActive must be true or false")
         out["isActive"] = merged["isActive"]
-    else:
-        out["isActive"] = True
+    if "datasetId" in merged:
+        ids = merged["datasetId"] if isinstance(merged["datasetId"], list) else [merged["datasetId"]]
+        if not ids or not all(i == "@none" or is_uri(i) for i in ids):
+            raise _bad("datasetId must list URIs")
+        out["datasetId"] = ids
     if "expiresAt" in merged:
         expires = merged["expiresAt"]
         if not is_datetime(expires):
@@ -231,16 +234,20 @@ def parse(body: Any, ctx: ActiveContext, now: str, old: dict[str, Any] | None = 
         out["lang"] = str(merged["lang"])
     if "notification" not in merged:
         raise _bad("notification is required")
-    out["notification"] = _notification(ctx, body.get("notification", {}), (old or {}).get("notification"))
+    # an update's notification member replaces the old one (its delivery status is kept)
+    old_status = {k: v for k, v in (old or {}).get("notification", {}).items() if k in STATUS_MEMBERS}
+    out["notification"] = _notification(
+        ctx, body.get("notification", {}), old_status if "notification" in body else (old or {}).get("notification")
+    )
     if old is None and "notification" not in body:
         raise _bad("notification is required")
-    for member in ("jsonldContext", "_context", "createdAt"):
+    for member in ("jsonldContext", "_context", "_jsonldContext", "createdAt"):
         if old and member in old:
             out[member] = old[member]
     if "jsonldContext" in body:
         if not is_uri(body["jsonldContext"]):
             raise _bad("jsonldContext must be a URI")
-        out["jsonldContext"] = body["jsonldContext"]
+        out["jsonldContext"] = out["_jsonldContext"] = body["jsonldContext"]
     out.setdefault("createdAt", now)
     out["modifiedAt"] = now
     return out
@@ -290,7 +297,6 @@ def render(doc: dict[str, Any], ctx: ActiveContext, now: str, sys_attrs: bool = 
             for member in ("attributes", "pick", "omit"):
                 if member in value:
                     value[member] = [n if n in ("id", "type") else ctx.compact(n) for n in value[member]]
-            value.setdefault("status", "ok")
         out[key] = value
     out["status"] = status_of(doc, now)
     return out

@@ -89,6 +89,7 @@ class DeliveryWorker:
         scheme = "mqtt" if uri.startswith(("mqtt:", "mqtts:")) else "http"
         host = urlsplit(uri).netloc
         async with self.caps[host]:
+            await self.store.record_delivery(row.tenant, row.subscription_id, None, now_iso())
             try:
                 await self.senders[scheme].send(row.endpoint, row.payload.encode(), row.tenant)
             except DeliveryError as err:

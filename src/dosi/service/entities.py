@@ -11,10 +11,10 @@ from typing import Any
 
 from dosi.errors import AlreadyExists, BadRequestData, DosiError, ResourceNotFound
 from dosi.ngsild.context import ActiveContext
-from dosi.ngsild.join import relationship_targets
 from dosi.ngsild.model import is_uri, now_iso
 from dosi.ngsild.parse import Parser, parse_scope, parse_types
 from dosi.service import merge as rules
+from dosi.service.links import linked_entities
 from dosi.service.notify import Notifier
 from dosi.store.base import Entity, EntityQuery, EntityStore, QueryResult
 
@@ -66,17 +66,7 @@ class EntityService:
         return {e["id"]: e for e in result.entities}
 
     async def linked(self, tenant: str, roots: list[Entity], level: int) -> dict[str, Entity]:
-        """Entities reachable from `roots` through Relationships, up to `level` hops."""
-        found: dict[str, Entity] = {}
-        frontier = roots
-        for _ in range(level):
-            wanted = [t for e in frontier for t in relationship_targets(e) if t not in found]
-            fetched = await self.get_many(tenant, list(dict.fromkeys(wanted)))
-            found.update(fetched)
-            frontier = list(fetched.values())
-            if not frontier:
-                break
-        return found
+        return await linked_entities(self.store, tenant, roots, level)
 
     # -- whole-entity changes ------------------------------------------
     async def delete(self, tenant: str, entity_id: str) -> None:

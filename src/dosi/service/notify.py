@@ -15,19 +15,24 @@ import orjson
 
 from dosi.ngsild import notification as rules
 from dosi.ngsild.context import DEFAULT_CORE_URL, ActiveContext
+from dosi.ngsild.join import Joiner
 from dosi.ngsild.model import now_iso
+from dosi.ngsild.render import Renderer
 from dosi.service.contexts import ContextService
+from dosi.service.links import linked_entities
 from dosi.store.base import Entity, EntityQuery, EntityStore, OutboxRow, WriteTransaction
 
 
 def context_url(sub: dict[str, Any]) -> str:
     """The @context URL a subscription's notifications are written with."""
-    if sub.get("jsonldContext") and not isinstance(sub.get("_context"), str):
-        return str(sub["jsonldContext"])
+    if sub.get("_jsonldContext"):
+        return str(sub["_jsonldContext"])
     value = sub.get("_context")
     if isinstance(value, list) and len(value) == 1:
         value = value[0]
-    return value if isinstance(value, str) else str(sub.get("jsonldContext", DEFAULT_CORE_URL))
+    if isinstance(value, str):
+        return value
+    return str(sub.get("jsonldContext") or DEFAULT_CORE_URL)
 
 
 class Recording:
@@ -112,13 +117,26 @@ class Notifier:
             ctx = await self.context_of(sub)
             for change in changes:
                 if rules.owes(sub, change, ctx) and not self._throttled(tenant, sub):
-                    data = rules.render_data(sub, rules.notification_entity(sub, change), ctx)
-                    rows.append(self.row(tenant, sub, [data], change.now))
+                    data = await self._data(tenant, sub, [rules.notification_entity(sub, change)], ctx)
+                    rows.append(self.row(tenant, sub, data, change.now))
         return rows
 
+    async def _data(
+        self, tenant: str, sub: dict[str, Any], entities: list[Entity], ctx: ActiveContext
+    ) -> list[dict[str, Any]]:
+        """The notification's data: rendered entities, with linked entities when the subscription joins."""
+        view = rules.view_of(sub)
+        if not view.join:
+            return [rules.render_data(sub, e, ctx) for e in entities]
+        linked = await linked_entities(self.store, tenant, entities, view.join_level)
+        joiner = Joiner(lambda v: Renderer(ctx, v), linked, view.join_level)
+        if view.join == "flat":
+            return joiner.flat(entities, view)
+        return [joiner.inline(e, view) for e in entities]
+
     async def context_of(self, sub: dict[str, Any]) -> ActiveContext:
-        if sub.get("jsonldContext") and sub.get("_context") is None:
-            return await self.contexts.resolve(sub["jsonldContext"])
+        if sub.get("_jsonldContext"):
+            return await self.contexts.resolve(sub["_jsonldContext"])
         return await self.contexts.resolve(sub.get("_context"))
 
     def _throttled(self, tenant: str, sub: dict[str, Any]) -> bool:
@@ -154,7 +172,8 @@ class Notifier:
         """Queue a timeInterval notification with the entities matching the subscription now."""
         ctx = await self.context_of(sub)
         now = now_iso()
-        data = [rules.render_data(sub, e, ctx) for e in entities if rules.matches_entity(sub, e, ctx)]
+        matching = [e for e in entities if rules.matches_entity(sub, e, ctx)]
+        data = await self._data(tenant, sub, matching, ctx) if matching else []
         if not data:
             return
         async with self.store.transaction(tenant) as tx:

@@ -6,7 +6,7 @@ from typing import Any
 
 from dosi.errors import AlreadyExists, BadRequestData, ResourceNotFound
 from dosi.ngsild import subscription as model
-from dosi.ngsild.context import DEFAULT_CORE_URL, ActiveContext
+from dosi.ngsild.context import ActiveContext
 from dosi.ngsild.model import now_iso
 from dosi.outbound import OutboundGuard
 from dosi.service.contexts import ContextService
@@ -24,22 +24,13 @@ class SubscriptionService:
         doc = model.parse(body, ctx, now)
         await self.guard.check_literal(doc["notification"]["endpoint"]["uri"], model.SCHEMES)
         doc["_context"] = ctx_value
-        if "jsonldContext" not in doc:
-            doc["jsonldContext"] = await self._context_url(ctx_value)
+        if "_jsonldContext" in doc:
+            await self.contexts.resolve(doc["_jsonldContext"])  # must be available: LdContextNotAvailable if not
+        elif not _single_url(ctx_value):
+            doc["jsonldContext"] = (await self.contexts.implicit(ctx_value)).url
         if not await self.store.insert_subscription(tenant, doc):
             raise AlreadyExists(f"subscription {doc['id']} already exists")
         return str(doc["id"])
-
-    async def _context_url(self, ctx_value: Any) -> str:
-        """The URL of the @context a subscription was written with (an inline one is hosted implicitly)."""
-        if ctx_value is None:
-            return DEFAULT_CORE_URL
-        if isinstance(ctx_value, str):
-            return ctx_value
-        if isinstance(ctx_value, list) and len(ctx_value) == 1 and isinstance(ctx_value[0], str):
-            return ctx_value[0]
-        item = await self.contexts.implicit(ctx_value)
-        return item.url
 
     async def get(self, tenant: str, sub_id: str) -> dict[str, Any]:
         doc = await self.store.get_subscription(tenant, _checked(sub_id))
@@ -70,3 +61,10 @@ def _checked(sub_id: str) -> str:
     if not is_uri(sub_id):
         raise BadRequestData(f"{sub_id!r} is not a valid subscription id")
     return sub_id
+
+
+def _single_url(ctx_value: Any) -> bool:
+    """None (the core context), a URL, or a one-URL array: no implicit context is needed."""
+    if ctx_value is None or isinstance(ctx_value, str):
+        return True
+    return isinstance(ctx_value, list) and len(ctx_value) == 1 and isinstance(ctx_value[0], str)

@@ -133,7 +133,7 @@ class EntityStore(Protocol):
     async def get_subscription(self, tenant: str, sub_id: str) -> dict[str, Any] | None: ...
     async def list_subscriptions(self, tenant: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]: ...
     async def delete_subscription(self, tenant: str, sub_id: str) -> bool: ...
-    async def record_delivery(self, tenant: str, sub_id: str, ok: bool, at: str) -> None: ...
+    async def record_delivery(self, tenant: str, sub_id: str, ok: bool | None, at: str) -> None: ...
     # the outbox: claim due rows for `lease` seconds, then finish (delete) or retry them
     async def claim_outbox(self, now: float, lease: float, limit: int) -> list[OutboxRow]: ...
     async def finish_outbox(self, seq: int) -> None: ...
@@ -170,12 +170,15 @@ def only_type_filter(query: EntityQuery) -> bool:
     return single_type(query) is not None and all(value is None for value in others)
 
 
-def delivery_status(doc: dict[str, Any], ok: bool, at: str) -> None:
-    """Count one delivery attempt in a subscription's notification status members."""
+def delivery_status(doc: dict[str, Any], ok: bool | None, at: str) -> None:
+    """Record one delivery step in a subscription's status: sent (ok None), then succeeded or failed."""
     notification = doc.setdefault("notification", {})
-    key = "timesSent" if ok else "timesFailed"
-    notification[key] = int(notification.get(key, 0)) + 1
-    notification["lastNotification"] = at
+    if ok is None:
+        notification["timesSent"] = int(notification.get("timesSent", 0)) + 1
+        notification["lastNotification"] = at
+        return
+    if not ok:
+        notification["timesFailed"] = int(notification.get("timesFailed", 0)) + 1
     notification["lastSuccess" if ok else "lastFailure"] = at
     notification["status"] = "ok" if ok else "failed"
 

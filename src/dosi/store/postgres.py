@@ -359,7 +359,7 @@ class PostgresStore:
         status = await self.pool.execute("DELETE FROM subscriptions WHERE tenant = $1 AND id = $2", tenant, sub_id)
         return bool(status.endswith(" 1"))
 
-    async def record_delivery(self, tenant: str, sub_id: str, ok: bool, at: str) -> None:
+    async def record_delivery(self, tenant: str, sub_id: str, ok: bool | None, at: str) -> None:
         async with self.pool.acquire() as conn, conn.transaction():
             doc = await conn.fetchval(
                 "SELECT doc FROM subscriptions WHERE tenant = $1 AND id = $2 FOR UPDATE", tenant, sub_id

@@ -402,7 +402,7 @@ class SqliteStore:
         cursor = self.db.execute("DELETE FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id))
         return cursor.rowcount > 0
 
-    async def record_delivery(self, tenant: str, sub_id: str, ok: bool, at: str) -> None:
+    async def record_delivery(self, tenant: str, sub_id: str, ok: bool | None, at: str) -> None:
         async with self._lock:
             self.db.execute("BEGIN IMMEDIATE")
             try:

@@ -6,7 +6,15 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from dosi.api.negotiation import NgsiResponse, body_context, choose_accept, incoming, read_json
+from dosi.api.negotiation import (
+    JSON,
+    NgsiResponse,
+    body_context,
+    choose_accept,
+    incoming,
+    page_links,
+    read_json,
+)
 from dosi.api.routes.common import hub_of
 from dosi.ngsild import subscription as model
 from dosi.ngsild.model import now_iso
@@ -33,7 +41,9 @@ async def list_subscriptions(request: Request) -> Response:
     sys_attrs = "sysAttrs" in inc.params.get("options", "")
     bodies = [model.render(d, ctx, now, sys_attrs) for d in docs]
     headers = {"NGSILD-Results-Count": str(total)} if query.count else None
-    return NgsiResponse(bodies, media=media, context=inc.link, headers=headers, embed="each")
+    links = page_links("/ngsi-ld/v1/subscriptions", query.limit, query.offset, total)
+    embed = "none" if media == JSON else "each"
+    return NgsiResponse(bodies, media=media, context=inc.link, headers=headers, embed=embed, links=links)
 
 
 async def retrieve_subscription(request: Request) -> Response:
