@@ -41,6 +41,9 @@ class Settings(BaseSettings):
     notify_max_attempts: int = Field(default=12, ge=1, description="Delivery attempts before a notification is dropped")
     notify_backoff_base: float = Field(default=1.0, gt=0, description="Seconds before the first retry (doubles)")
     notify_backoff_max: float = Field(default=300.0, gt=0, description="Longest wait between retries, in seconds")
+    temporal_page_size: int = Field(
+        default=30, ge=1, description="Instances per entity in one temporal answer; more answers 206 + Content-Range"
+    )
     log_level: str = Field(default="info", description="debug, info, warning or error")
 
     @property

@@ -16,7 +16,7 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dosi.api.hub import Hub
-from dosi.api.routes import batch, contexts, discovery, entities, subscriptions
+from dosi.api.routes import batch, contexts, discovery, entities, subscriptions, temporal
 from dosi.errors import DosiError, InternalError, MethodNotAllowed, ResourceNotFound
 from dosi.notify.worker import DeliveryWorker
 from dosi.settings import Settings
@@ -86,6 +86,7 @@ def create_app(settings: Settings | None = None, store: EntityStore | None = Non
         *discovery.routes,
         *contexts.routes,
         *subscriptions.routes,
+        *temporal.routes,
     ]
     app = Starlette(
         routes=[Mount(PREFIX, routes=api_routes), Route("/health", health)],

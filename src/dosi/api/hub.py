@@ -12,6 +12,7 @@ from dosi.service.entities import EntityService
 from dosi.service.notify import Notifier
 from dosi.service.params import QueryBuilder
 from dosi.service.subscriptions import SubscriptionService
+from dosi.service.temporal import TemporalService
 from dosi.settings import Settings
 from dosi.store.base import EntityStore
 
@@ -38,6 +39,7 @@ class Hub:
     subscriptions: SubscriptionService
     notifier: Notifier
     guard: OutboundGuard
+    temporal: TemporalService
 
     @classmethod
     def build(cls, settings: Settings, store: EntityStore | None = None) -> Hub:
@@ -52,6 +54,7 @@ class Hub:
             subscriptions=SubscriptionService(store, contexts, guard),
             notifier=notifier,
             guard=guard,
+            temporal=TemporalService(store, notifier, settings.temporal_page_size),
             entities=EntityService(store, notifier),
             batch=BatchService(store, notifier),
             discovery=DiscoveryService(store),

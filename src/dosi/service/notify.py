@@ -19,6 +19,7 @@ from dosi.ngsild.join import Joiner
 from dosi.ngsild.model import now_iso
 from dosi.ngsild.render import Renderer
 from dosi.service.contexts import ContextService
+from dosi.service.history import rows_of_change
 from dosi.service.links import linked_entities
 from dosi.store.base import Entity, EntityQuery, EntityStore, OutboxRow, WriteTransaction
 
@@ -101,10 +102,14 @@ class Notifier:
         async with self.store.transaction(tenant) as tx:
             now = now_iso()
             subs = [s for s in await tx.subscriptions() if rules.is_live(s, now) and "timeInterval" not in s]
-            recording = Recording(tx, bool(subs), now)
+            recording = Recording(tx, True, now)
             yield recording
+            changed = recording.changes()
+            history = [row for change in changed for row in rows_of_change(change)]
+            if history:
+                await tx.add_history(history)
             if subs:
-                rows = await self._owed(tenant, subs, recording.changes())
+                rows = await self._owed(tenant, subs, changed)
                 if rows:
                     await tx.add_outbox(rows)
                     queued = True

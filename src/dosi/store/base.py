@@ -105,6 +105,34 @@ class OutboxRow:
     seq: int = 0
 
 
+@dataclass
+class HistoryRow:
+    """One instance of one attribute at one time (the temporal representation's unit)."""
+
+    entity_id: str
+    types: list[str]
+    attr: str
+    instance_id: str
+    dataset_id: str | None
+    observed_ts: float | None
+    created_ts: float
+    modified_ts: float
+    deleted_ts: float | None
+    num: float | None  # the value when it is a number: what aggregations use
+    doc: dict[str, Any]  # the instance as stored in an entity, plus instanceId
+
+
+@dataclass
+class TimeWindow:
+    """timerel on one time property; bounds in epoch seconds (before/after strict, between half-open)."""
+
+    timeproperty: str = "observedAt"  # observedAt | createdAt | modifiedAt | deletedAt
+    after: float | None = None
+    after_inclusive: bool = False  # between includes its start; after is strict
+    before: float | None = None
+    last_n: int | None = None
+
+
 class WriteTransaction(Protocol):
     """Writes of one transaction; all of them commit together or none does."""
 
@@ -115,6 +143,16 @@ class WriteTransaction(Protocol):
     async def delete_matching(self, query: EntityQuery) -> int: ...
     async def subscriptions(self) -> list[dict[str, Any]]: ...  # the tenant's, as of this transaction
     async def add_outbox(self, rows: list[OutboxRow]) -> None: ...
+    async def add_history(self, rows: list[HistoryRow], upsert: bool = False) -> None: ...
+    async def delete_history(
+        self,
+        entity_id: str,
+        attr: str | None = None,
+        dataset_id: str | None = None,
+        every_dataset: bool = True,
+        instance_id: str | None = None,
+    ) -> int: ...
+    async def replace_history_instance(self, row: HistoryRow) -> bool: ...
 
 
 class EntityStore(Protocol):
@@ -141,6 +179,16 @@ class EntityStore(Protocol):
     async def outbox_size(self) -> int: ...
     async def periodic_subscriptions(self) -> list[tuple[str, dict[str, Any]]]: ...  # (tenant, doc), every tenant
     async def claim_periodic(self, tenant: str, sub_id: str, now: float, next_at: float) -> bool: ...
+    # history: entity ids (paged, filtered in SQL), their instances, and aggregations
+    async def history_entities(
+        self, query: EntityQuery, window: TimeWindow
+    ) -> tuple[list[tuple[str, list[str]]], int | None]: ...
+    async def history(
+        self, tenant: str, entity_ids: list[str], attrs: list[str] | None, window: TimeWindow
+    ) -> list[HistoryRow]: ...
+    async def aggregate(
+        self, tenant: str, entity_id: str, attr: str, window: TimeWindow, start: float, period: float
+    ) -> list[tuple[int, int, float | None, float | None, float | None, float | None, float | None, int]]: ...
     # hosted and cached @context documents (tenant-independent)
     async def put_context(self, item: StoredContext) -> None: ...
     async def get_context(self, context_id: str) -> StoredContext | None: ...

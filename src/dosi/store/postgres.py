@@ -18,9 +18,11 @@ from dosi.store.base import (
     AttributeInfo,
     Entity,
     EntityQuery,
+    HistoryRow,
     OutboxRow,
     QueryResult,
     StoredContext,
+    TimeWindow,
     TypeInfo,
     attribute_rows,
     delivery_status,
@@ -28,6 +30,7 @@ from dosi.store.base import (
     only_type_filter,
     single_type,
 )
+from dosi.store.history_sql import COLUMNS, TIME_COLUMNS, HistoryWhere
 from dosi.store.postgres_sql import PostgresWhere
 
 try:
@@ -106,17 +109,23 @@ class PostgresTransaction:
         )
         if seq is None:
             return False
+        await self.delete_history(entity_id)
         await self._unindex(seq)
         return True
 
     async def delete_matching(self, query: EntityQuery) -> int:
         where = PostgresWhere()
         sql = where.build(query)
-        rows = await self.conn.fetch(f"SELECT e.seq FROM {where.source} WHERE {sql} FOR UPDATE OF e", *where.params)
+        rows = await self.conn.fetch(
+            f"SELECT e.seq, e.id FROM {where.source} WHERE {sql} FOR UPDATE OF e", *where.params
+        )
         for row in rows:
             await self._unindex(row[0])
         seqs = [r[0] for r in rows]
         await self.conn.execute("DELETE FROM entities WHERE seq = ANY($1::bigint[])", seqs)
+        await self.conn.execute(
+            "DELETE FROM history WHERE tenant = $1 AND entity_id = ANY($2::text[])", self.tenant, [r[1] for r in rows]
+        )
         return len(seqs)
 
     async def subscriptions(self) -> list[dict[str, Any]]:
@@ -130,6 +139,72 @@ class PostgresTransaction:
             [(r.tenant, r.subscription_id, r.notification_id, r.endpoint, r.payload, r.created_at) for r in rows],
         )
         await self.conn.execute("NOTIFY dosi_outbox")  # delivered to listeners when this transaction commits
+
+    async def add_history(self, rows: list[HistoryRow], upsert: bool = False) -> None:
+        if upsert:  # one instance per (attribute, datasetId, observedAt)
+            await self.conn.executemany(
+                "DELETE FROM history WHERE tenant = $1 AND entity_id = $2 AND attr = $3"
+                " AND dataset_id IS NOT DISTINCT FROM $4 AND observed_ts IS NOT DISTINCT FROM $5",
+                [(self.tenant, r.entity_id, r.attr, r.dataset_id, r.observed_ts) for r in rows],
+            )
+        await self.conn.executemany(
+            f"INSERT INTO history (tenant, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+            [
+                (
+                    self.tenant,
+                    r.entity_id,
+                    r.types,
+                    r.attr,
+                    r.instance_id,
+                    r.dataset_id,
+                    r.observed_ts,
+                    r.created_ts,
+                    r.modified_ts,
+                    r.deleted_ts,
+                    r.num,
+                    r.doc,
+                )
+                for r in rows
+            ],
+        )
+
+    async def delete_history(
+        self,
+        entity_id: str,
+        attr: str | None = None,
+        dataset_id: str | None = None,
+        every_dataset: bool = True,
+        instance_id: str | None = None,
+    ) -> int:
+        sql = "DELETE FROM history WHERE tenant = $1 AND entity_id = $2"
+        params: list[Any] = [self.tenant, entity_id]
+        if attr is not None:
+            params.append(attr)
+            sql += f" AND attr = ${len(params)}"
+        if not every_dataset:
+            params.append(dataset_id)
+            sql += f" AND dataset_id IS NOT DISTINCT FROM ${len(params)}"
+        if instance_id is not None:
+            params.append(instance_id)
+            sql += f" AND instance_id = ${len(params)}"
+        status = await self.conn.execute(sql, *params)
+        return int(status.split()[-1])
+
+    async def replace_history_instance(self, row: HistoryRow) -> bool:
+        status = await self.conn.execute(
+            "UPDATE history SET observed_ts = $1, modified_ts = $2, num = $3, doc = $4, dataset_id = $5"
+            " WHERE tenant = $6 AND entity_id = $7 AND attr = $8 AND instance_id = $9",
+            row.observed_ts,
+            row.modified_ts,
+            row.num,
+            row.doc,
+            row.dataset_id,
+            self.tenant,
+            row.entity_id,
+            row.attr,
+            row.instance_id,
+        )
+        return bool(status.endswith(" 1"))
 
     async def _unindex(self, seq: int) -> None:
         await self.conn.execute(
@@ -321,7 +396,7 @@ class PostgresStore:
     async def reset(self) -> None:
         await self.pool.execute(
             "TRUNCATE entities, entity_types, entity_attrs, entity_geo, tenants, contexts, subscriptions, type_buckets,"
-            " outbox"
+            " outbox, history"
             " RESTART IDENTITY"
         )
 
@@ -416,6 +491,73 @@ class PostgresStore:
         conn = await asyncpg.connect(self.url)
         await conn.add_listener("dosi_outbox", lambda *_: callback())
         return conn
+
+    @staticmethod
+    def _history_where(params: list[Any]) -> HistoryWhere:
+        def mark(value: Any) -> str:
+            params.append(value)
+            return f"${len(params)}"
+
+        return HistoryWhere(mark, lambda p: f"h.types ? {p}", lambda p, column: f"{column} ~ {p}")
+
+    async def history_entities(
+        self, query: EntityQuery, window: TimeWindow
+    ) -> tuple[list[tuple[str, list[str]]], int | None]:
+        params: list[Any] = []
+        where = self._history_where(params).entities(query, window)
+        count_params = list(params)
+        params.extend([query.limit, query.offset])
+        rows = await self.pool.fetch(
+            f"SELECT h.entity_id, (array_agg(h.types))[1] FROM history h WHERE {where} GROUP BY h.entity_id"
+            f" ORDER BY min(h.seq) LIMIT ${len(params) - 1} OFFSET ${len(params)}",
+            *params,
+        )
+        count = None
+        if query.count:
+            count = int(
+                await self.pool.fetchval(
+                    f"SELECT count(DISTINCT h.entity_id) FROM history h WHERE {where}", *count_params
+                )
+            )
+        return [(r[0], r[1]) for r in rows], count
+
+    async def history(
+        self, tenant: str, entity_ids: list[str], attrs: list[str] | None, window: TimeWindow
+    ) -> list[HistoryRow]:
+        if not entity_ids:
+            return []
+        params: list[Any] = [tenant, entity_ids]
+        clauses = ["h.tenant = $1", "h.entity_id = ANY($2::text[])"]
+        if attrs:
+            params.append(attrs)
+            clauses.append(f"h.attr = ANY(${len(params)}::text[])")
+        clauses.extend(self._history_where(params).window(window))
+        column = "h." + TIME_COLUMNS[window.timeproperty]
+        sql = f"SELECT {COLUMNS}, row_number() OVER (PARTITION BY h.entity_id, h.attr ORDER BY {column} DESC) AS rn"
+        sql += f" FROM history h WHERE {' AND '.join(clauses)}"
+        if window.last_n is not None:
+            params.append(window.last_n)
+            sql = f"SELECT * FROM ({sql}) AS ranked WHERE rn <= ${len(params)}"
+        rows = await self.pool.fetch(sql, *params)
+        out = [HistoryRow(*tuple(r)[:11]) for r in rows]
+        key = TIME_COLUMNS[window.timeproperty]
+        out.sort(key=lambda row: (row.entity_id, row.attr, getattr(row, key) or 0.0))
+        return out
+
+    async def aggregate(
+        self, tenant: str, entity_id: str, attr: str, window: TimeWindow, start: float, period: float
+    ) -> list[tuple[int, int, float | None, float | None, float | None, float | None, float | None, int]]:
+        params: list[Any] = [start, period, tenant, entity_id, attr]
+        clauses = ["h.tenant = $3", "h.entity_id = $4", "h.attr = $5", "h.deleted_ts IS NULL"]
+        clauses.extend(self._history_where(params).window(window))
+        column = "h." + TIME_COLUMNS[window.timeproperty]
+        rows = await self.pool.fetch(
+            f"SELECT floor(({column} - $1) / $2)::int AS bucket, count(*), sum(h.num), avg(h.num), min(h.num),"
+            f" max(h.num), sum(h.num * h.num), count(DISTINCT h.doc -> 'value')"
+            f" FROM history h WHERE {' AND '.join(clauses)} AND {column} IS NOT NULL GROUP BY bucket ORDER BY bucket",
+            *params,
+        )
+        return [tuple(r) for r in rows]
 
     async def put_context(self, item: StoredContext) -> None:
         await self.pool.execute(

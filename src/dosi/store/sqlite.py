@@ -25,9 +25,11 @@ from dosi.store.base import (
     AttributeInfo,
     Entity,
     EntityQuery,
+    HistoryRow,
     OutboxRow,
     QueryResult,
     StoredContext,
+    TimeWindow,
     TypeInfo,
     attribute_rows,
     delivery_status,
@@ -35,6 +37,7 @@ from dosi.store.base import (
     only_type_filter,
     single_type,
 )
+from dosi.store.history_sql import COLUMNS, TIME_COLUMNS, HistoryWhere
 from dosi.store.sqlite_sql import SqliteWhere
 
 GEO_SLOTS = 1024
@@ -123,14 +126,17 @@ class SqliteTransaction:
         if row is None:
             return False
         self._delete_seq(int(row[0]))
+        await self.delete_history(entity_id)
         return True
 
     async def delete_matching(self, query: EntityQuery) -> int:
         builder = SqliteWhere()
         where, params = builder.build(query)
-        seqs = [r[0] for r in self.db.execute(f"SELECT e.seq FROM {builder.source} WHERE {where}", params)]
-        for seq in seqs:
+        rows = self.db.execute(f"SELECT e.seq, e.id FROM {builder.source} WHERE {where}", params).fetchall()
+        seqs = [r[0] for r in rows]
+        for seq, entity_id in rows:
             self._delete_seq(seq)
+            await self.delete_history(entity_id)
         return len(seqs)
 
     async def subscriptions(self) -> list[dict[str, Any]]:
@@ -146,6 +152,73 @@ class SqliteTransaction:
                 for r in rows
             ],
         )
+
+    async def add_history(self, rows: list[HistoryRow], upsert: bool = False) -> None:
+        if upsert:  # one instance per (attribute, datasetId, observedAt)
+            self.db.executemany(
+                "DELETE FROM history WHERE tenant = ? AND entity_id = ? AND attr = ? AND dataset_id IS ?"
+                " AND observed_ts IS ?",
+                [(self.tenant, r.entity_id, r.attr, r.dataset_id, r.observed_ts) for r in rows],
+            )
+        self.db.executemany(
+            f"INSERT INTO history (tenant, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                (
+                    self.tenant,
+                    r.entity_id,
+                    _dumps(r.types),
+                    r.attr,
+                    r.instance_id,
+                    r.dataset_id,
+                    r.observed_ts,
+                    r.created_ts,
+                    r.modified_ts,
+                    r.deleted_ts,
+                    r.num,
+                    _dumps(r.doc),
+                )
+                for r in rows
+            ],
+        )
+
+    async def delete_history(
+        self,
+        entity_id: str,
+        attr: str | None = None,
+        dataset_id: str | None = None,
+        every_dataset: bool = True,
+        instance_id: str | None = None,
+    ) -> int:
+        sql = "DELETE FROM history WHERE tenant = ? AND entity_id = ?"
+        params: list[Any] = [self.tenant, entity_id]
+        if attr is not None:
+            sql += " AND attr = ?"
+            params.append(attr)
+        if not every_dataset:
+            sql += " AND dataset_id IS ?"
+            params.append(dataset_id)
+        if instance_id is not None:
+            sql += " AND instance_id = ?"
+            params.append(instance_id)
+        return int(self.db.execute(sql, params).rowcount)
+
+    async def replace_history_instance(self, row: HistoryRow) -> bool:
+        cursor = self.db.execute(
+            "UPDATE history SET observed_ts = ?, modified_ts = ?, num = ?, doc = ?, dataset_id = ?"
+            " WHERE tenant = ? AND entity_id = ? AND attr = ? AND instance_id = ?",
+            (
+                row.observed_ts,
+                row.modified_ts,
+                row.num,
+                _dumps(row.doc),
+                row.dataset_id,
+                self.tenant,
+                row.entity_id,
+                row.attr,
+                row.instance_id,
+            ),
+        )
+        return cursor.rowcount > 0
 
     def _delete_seq(self, seq: int) -> None:
         self.db.execute("DELETE FROM entities WHERE seq = ?", (seq,))
@@ -367,6 +440,7 @@ class SqliteStore:
                 "subscriptions",
                 "type_buckets",
                 "outbox",
+                "history",
             ):
                 self.db.execute(f"DELETE FROM {table}")
 
@@ -458,6 +532,78 @@ class SqliteStore:
 
     async def outbox_size(self) -> int:
         return int(self.db.execute("SELECT count(*) FROM outbox").fetchone()[0])
+
+    # -- history ---------------------------------------------------------
+    def _history_where(self, params: list[Any]) -> HistoryWhere:
+        def mark(value: Any) -> str:
+            params.append(value)
+            return "?"
+
+        return HistoryWhere(
+            mark,
+            lambda p: f"EXISTS (SELECT 1 FROM json_each(h.types) t WHERE t.value = {p})",
+            lambda p, column: f"dosi_regexp({p}, {column})",
+        )
+
+    async def history_entities(
+        self, query: EntityQuery, window: TimeWindow
+    ) -> tuple[list[tuple[str, list[str]]], int | None]:
+        params: list[Any] = []
+        where = self._history_where(params).entities(query, window)
+        rows = self.db.execute(
+            f"SELECT h.entity_id, max(h.types) FROM history h WHERE {where} GROUP BY h.entity_id"
+            " ORDER BY min(h.seq) LIMIT ? OFFSET ?",
+            [*params, query.limit, query.offset],
+        ).fetchall()
+        count = None
+        if query.count:
+            count = int(
+                self.db.execute(f"SELECT count(DISTINCT h.entity_id) FROM history h WHERE {where}", params).fetchone()[
+                    0
+                ]
+            )
+        return [(r[0], orjson.loads(r[1])) for r in rows], count
+
+    async def history(
+        self, tenant: str, entity_ids: list[str], attrs: list[str] | None, window: TimeWindow
+    ) -> list[HistoryRow]:
+        if not entity_ids:
+            return []
+        params: list[Any] = [tenant, *entity_ids]
+        clauses = ["h.tenant = ?", "h.entity_id IN (" + ", ".join("?" * len(entity_ids)) + ")"]
+        if attrs:
+            clauses.append("h.attr IN (" + ", ".join("?" * len(attrs)) + ")")
+            params.extend(attrs)
+        clauses.extend(self._history_where(params).window(window))
+        column = "h." + TIME_COLUMNS[window.timeproperty]
+        sql = f"SELECT {COLUMNS}, row_number() OVER (PARTITION BY h.entity_id, h.attr ORDER BY {column} DESC) AS rn"
+        sql += f" FROM history h WHERE {' AND '.join(clauses)}"
+        if window.last_n is not None:
+            sql = f"SELECT * FROM ({sql}) WHERE rn <= ?"
+            params.append(window.last_n)
+        rows = self.db.execute(sql + " ORDER BY entity_id, attr", params).fetchall()
+        out = [
+            HistoryRow(r[0], orjson.loads(r[1]), r[2], r[3], r[4], r[5], r[6], r[7], r[8], r[9], orjson.loads(r[10]))
+            for r in rows
+        ]
+        key = TIME_COLUMNS[window.timeproperty]
+        out.sort(key=lambda row: (row.entity_id, row.attr, getattr(row, key) or 0.0))
+        return out
+
+    async def aggregate(
+        self, tenant: str, entity_id: str, attr: str, window: TimeWindow, start: float, period: float
+    ) -> list[tuple[int, int, float | None, float | None, float | None, float | None, float | None, int]]:
+        params: list[Any] = [start, period, tenant, entity_id, attr]
+        clauses = ["h.tenant = ?", "h.entity_id = ?", "h.attr = ?", "h.deleted_ts IS NULL"]
+        clauses.extend(self._history_where(params).window(window))
+        column = "h." + TIME_COLUMNS[window.timeproperty]
+        rows = self.db.execute(
+            f"SELECT CAST(({column} - ?) / ? AS INTEGER) AS bucket, count(*), sum(h.num), avg(h.num), min(h.num),"
+            f" max(h.num), sum(h.num * h.num), count(DISTINCT json_extract(h.doc, '$.value'))"
+            f" FROM history h WHERE {' AND '.join(clauses)} AND {column} IS NOT NULL GROUP BY bucket ORDER BY bucket",
+            params,
+        ).fetchall()
+        return [tuple(r) for r in rows]
 
     # -- @context documents ---------------------------------------------
     async def put_context(self, item: StoredContext) -> None:

@@ -1,0 +1,64 @@
+"""History rows: what each committed change adds to the temporal store."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from dosi.ngsild import notification as changes
+from dosi.ngsild import temporal as model
+from dosi.ngsild.model import NULL_URI, VALUE_KEY
+from dosi.store.base import HistoryRow
+
+
+def new_instance_id() -> str:
+    return f"urn:ngsi-ld:Instance:{uuid.uuid4()}"
+
+
+def ts_of(value: Any) -> float | None:
+    return model.epoch(value) if isinstance(value, str) else None
+
+
+def row_of(entity_id: str, types: list[str], attr: str, inst: dict[str, Any], now: str) -> HistoryRow:
+    doc = {k: v for k, v in inst.items() if k != "instanceId"}
+    doc["instanceId"] = inst.get("instanceId") or new_instance_id()
+    doc.setdefault("createdAt", now)
+    doc.setdefault("modifiedAt", now)
+    value = doc.get(VALUE_KEY.get(doc.get("type", "Property"), "value"))
+    number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+    return HistoryRow(
+        entity_id,
+        types,
+        attr,
+        doc["instanceId"],
+        doc.get("datasetId"),
+        ts_of(doc.get("observedAt")),
+        model.epoch(doc["createdAt"]),
+        model.epoch(doc["modifiedAt"]),
+        ts_of(doc.get("deletedAt")),
+        number,
+        doc,
+    )
+
+
+def rows_of_change(change: changes.Change) -> list[HistoryRow]:
+    """The instances a committed change adds to the history (deleted attributes get a deletion instance)."""
+    if change.after is None:
+        return []  # the store drops the history of a deleted entity
+    entity = change.after
+    old = (change.before or {}).get("attrs", {})
+    rows = []
+    for attr in change.created | change.updated:
+        before = old.get(attr, [])
+        for inst in entity["attrs"].get(attr, []):
+            if inst not in before:
+                rows.append(row_of(entity["id"], entity["type"], attr, inst, change.now))
+    for attr, gone in change.deleted_instances.items():
+        for inst in gone:
+            atype = inst.get("type", "Property")
+            value: Any = {"@none": NULL_URI} if atype == "LanguageProperty" else NULL_URI
+            nulled = {"type": atype, VALUE_KEY.get(atype, "value"): value, "deletedAt": change.now}
+            if "datasetId" in inst:
+                nulled["datasetId"] = inst["datasetId"]
+            rows.append(row_of(entity["id"], entity["type"], attr, nulled, change.now))
+    return rows

@@ -1,0 +1,213 @@
+"""Temporal use cases: history written by every change, and the /temporal API over it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from dosi.errors import BadRequestData, ResourceNotFound
+from dosi.ngsild import temporal as model
+from dosi.ngsild.context import ActiveContext
+from dosi.ngsild.model import is_uri, now_iso
+from dosi.ngsild.parse import Parser, parse_types
+from dosi.ngsild.render import View
+from dosi.service.entities import check_id
+from dosi.service.history import row_of, ts_of
+from dosi.service.notify import Notifier
+from dosi.store.base import EntityQuery, EntityStore, HistoryRow, TimeWindow
+
+
+@dataclass
+class TemporalRequest:
+    window: TimeWindow
+    view: View
+    form: str  # normalized | temporalValues | aggregatedValues
+    aggr_methods: list[str]
+    aggr_period: float | None
+
+
+class TemporalService:
+    def __init__(self, store: EntityStore, notifier: Notifier, page_size: int):
+        self.store = store
+        self.notifier = notifier
+        self.page_size = page_size  # instances per entity in one answer; more gives 206 + Content-Range
+
+    # -- provision -------------------------------------------------------
+    async def upsert(self, tenant: str, ctx: ActiveContext, body: Any) -> bool:
+        """POST /temporal/entities: create, or add instances. True when the entity is new."""
+        if not isinstance(body, dict):
+            raise BadRequestData("a temporal entity must be a JSON object")
+        now = now_iso()
+        parsed = Parser(ctx, now).entity(body)
+        rows = [
+            row_of(parsed["id"], parsed["type"], attr, inst, now)
+            for attr, instances in parsed["attrs"].items()
+            for inst in instances
+        ]
+        async with self.store.transaction(tenant) as tx:
+            exists = await self._exists(tenant, parsed["id"])
+            await tx.add_history(rows, upsert=True)
+        return not exists
+
+    async def _exists(self, tenant: str, entity_id: str) -> bool:
+        found, _ = await self.store.history_entities(EntityQuery(tenant=tenant, ids=[entity_id], limit=1), TimeWindow())
+        return bool(found)
+
+    async def add_attrs(self, tenant: str, ctx: ActiveContext, entity_id: str, body: Any) -> None:
+        check_id(entity_id)
+        if not isinstance(body, dict):
+            raise BadRequestData("the attributes must be a JSON object")
+        found, _ = await self.store.history_entities(EntityQuery(tenant=tenant, ids=[entity_id], limit=1), TimeWindow())
+        if not found:
+            raise ResourceNotFound(f"temporal entity {entity_id} not found")
+        now = now_iso()
+        types = parse_types(ctx, body["type"]) if "type" in body else found[0][1]
+        attrs = Parser(ctx, now).attributes(body, skip=frozenset({"@context", "id", "type"}))
+        rows = [row_of(entity_id, types, a, inst, now) for a, instances in attrs.items() for inst in instances]
+        async with self.store.transaction(tenant) as tx:
+            await tx.add_history(rows, upsert=True)
+
+    async def delete(self, tenant: str, entity_id: str) -> None:
+        check_id(entity_id)
+        async with self.store.transaction(tenant) as tx:
+            if not await tx.delete_history(entity_id):
+                raise ResourceNotFound(f"temporal entity {entity_id} not found")
+
+    async def delete_attr(
+        self, tenant: str, ctx: ActiveContext, entity_id: str, attr: str, dataset_id: str | None, delete_all: bool
+    ) -> None:
+        check_id(entity_id)
+        iri = Parser(ctx, "").attr_name(attr)
+        async with self.store.transaction(tenant) as tx:
+            await self._require(tenant, entity_id)
+            if not await tx.delete_history(entity_id, iri, dataset_id, every_dataset=delete_all):
+                raise ResourceNotFound("the temporal entity has no such attribute instances")
+
+    async def delete_instance(self, tenant: str, ctx: ActiveContext, entity_id: str, attr: str, instance: str) -> None:
+        check_id(entity_id)
+        iri = Parser(ctx, "").attr_name(attr)
+        if not is_uri(instance):
+            raise BadRequestData("instanceId must be a URI")
+        async with self.store.transaction(tenant) as tx:
+            await self._require(tenant, entity_id)
+            if not await tx.delete_history(entity_id, iri, instance_id=instance):
+                raise ResourceNotFound("no such instance")
+
+    async def patch_instance(
+        self, tenant: str, ctx: ActiveContext, entity_id: str, attr: str, instance: str, body: Any
+    ) -> None:
+        check_id(entity_id)
+        iri = Parser(ctx, "").attr_name(attr)
+        if not is_uri(instance):
+            raise BadRequestData("instanceId must be a URI")
+        if not isinstance(body, dict):
+            raise BadRequestData("an instance must be a JSON object")
+        rows = await self.store.history(tenant, [entity_id], [iri], TimeWindow())
+        old = next((r for r in rows if r.instance_id == instance), None)
+        if old is None:
+            await self._require(tenant, entity_id)
+            raise ResourceNotFound("no such instance")
+        now = now_iso()
+        fragment = {k: v for k, v in body.items() if k not in ("@context", "instanceId")}
+        fragment.setdefault("type", old.doc.get("type", "Property"))
+        parsed = Parser(ctx, now, partial=True).instance(iri, fragment)
+        doc = {
+            **old.doc,
+            **parsed,
+            "instanceId": instance,
+            "createdAt": old.doc.get("createdAt", now),
+            "modifiedAt": now,
+        }
+        async with self.store.transaction(tenant) as tx:
+            await tx.replace_history_instance(row_of(entity_id, old.types, iri, doc, now))
+
+    async def _require(self, tenant: str, entity_id: str) -> None:
+        if not await self._exists(tenant, entity_id):
+            raise ResourceNotFound(f"temporal entity {entity_id} not found")
+
+    # -- consumption -----------------------------------------------------
+    async def entities(
+        self, query: EntityQuery, request: TemporalRequest, ctx: ActiveContext
+    ) -> tuple[list[dict[str, Any]], int | None, tuple[str, str, str] | None]:
+        """The temporal representation of the entities a query selects: (bodies, count, content range)."""
+        ids, count = await self.store.history_entities(query, request.window)
+        attrs = query.attrs
+        rows = await self.store.history(query.tenant, [i for i, _ in ids], attrs, request.window)
+        by_entity: dict[str, list[HistoryRow]] = {}
+        for row in rows:
+            by_entity.setdefault(row.entity_id, []).append(row)
+        bodies = []
+        clipped = False
+        times: list[str] = []
+        for entity_id, types in ids:
+            body, cut = await self._entity(
+                query.tenant, entity_id, types, by_entity.get(entity_id, []), request, ctx, times
+            )
+            clipped = clipped or cut
+            if body is not None:
+                bodies.append(body)
+        return bodies, count, (_content_range(request.window, times) if clipped else None)
+
+    async def _entity(
+        self,
+        tenant: str,
+        entity_id: str,
+        types: list[str],
+        rows: list[HistoryRow],
+        request: TemporalRequest,
+        ctx: ActiveContext,
+        times: list[str],
+    ) -> tuple[dict[str, Any] | None, bool]:
+        renderer = model.TemporalRenderer(ctx, request.view, request.window.timeproperty)
+        body = renderer.head(entity_id, types)
+        by_attr: dict[str, list[dict[str, Any]]] = {}
+        for row in rows:
+            if renderer.keep(row.attr) and _dataset_ok(row, request.view.dataset_ids):
+                by_attr.setdefault(row.attr, []).append(row.doc)
+        cut = False
+        if request.form == "aggregatedValues":
+            for attr, docs in by_attr.items():
+                body[ctx.compact(attr)] = await self._aggregate(tenant, entity_id, attr, docs, request)
+            return body, False
+        budget = self.page_size
+        descending = request.window.last_n is not None
+        for attr, docs in by_attr.items():
+            if descending:
+                docs = list(reversed(docs))
+            kept = docs[: max(0, budget)]
+            cut = cut or len(kept) < len(docs)
+            budget -= len(kept)
+            times.extend(str(d.get(request.window.timeproperty)) for d in kept if d.get(request.window.timeproperty))
+            name = ctx.compact(attr)
+            body[name] = (
+                renderer.simplified(kept)
+                if request.form == "temporalValues" and kept
+                else ([] if not kept else renderer.normalized(kept))
+            )
+        return body, cut
+
+    async def _aggregate(
+        self, tenant: str, entity_id: str, attr: str, docs: list[dict[str, Any]], request: TemporalRequest
+    ) -> dict[str, Any]:
+        period = request.aggr_period or 10 * 365 * 86400.0
+        stamps = [ts_of(d.get(request.window.timeproperty)) for d in docs]
+        known = [s for s in stamps if s is not None]
+        start = request.window.after if request.window.after is not None else (min(known) if known else 0.0)
+        buckets = await self.store.aggregate(tenant, entity_id, attr, request.window, start, period)
+        out: dict[str, Any] = {"type": docs[0].get("type", "Property") if docs else "Property"}
+        out.update(model.finish_aggregates(request.aggr_methods, buckets, start, period))
+        return out
+
+
+def _dataset_ok(row: HistoryRow, wanted: frozenset[str] | None) -> bool:
+    return wanted is None or (row.dataset_id or "@none") in wanted
+
+
+def _content_range(window: TimeWindow, times: list[str]) -> tuple[str, str, str]:
+    ordered = sorted(times, key=model.epoch)
+    least, most = (ordered[0], ordered[-1]) if ordered else ("*", "*")
+    if window.last_n is not None:
+        start = model.iso(window.before) if window.before is not None else most
+        return start, least, str(window.last_n)
+    start = model.iso(window.after) if window.after is not None else least
+    return start, most, "*"
