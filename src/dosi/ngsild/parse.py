@@ -72,6 +72,7 @@ class Parser:
         self.key_values = key_values
         self.allow_null = allow_null  # merge-patch: urn:ngsi-ld:null deletes
         self.partial = partial  # a fragment of an existing attribute: the value may be absent
+        self.temporal = False  # instances over time: several may share a datasetId
 
     # -- entities --------------------------------------------------------
     def entity(self, body: Any, require_type: bool = True) -> dict[str, Any]:
@@ -127,7 +128,7 @@ class Parser:
             seen: set[Any] = set()
             for inst in found:
                 key = inst.get("datasetId")
-                if key in seen:
+                if key in seen and not self.temporal:
                     raise BadRequestData("two instances of one attribute share a datasetId")
                 seen.add(key)
             return found

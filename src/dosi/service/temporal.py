@@ -38,7 +38,7 @@ class TemporalService:
         if not isinstance(body, dict):
             raise BadRequestData("a temporal entity must be a JSON object")
         now = now_iso()
-        parsed = Parser(ctx, now).entity(body)
+        parsed = _temporal_parser(ctx, now).entity(body)
         rows = [
             row_of(parsed["id"], parsed["type"], attr, inst, now)
             for attr, instances in parsed["attrs"].items()
@@ -62,7 +62,7 @@ class TemporalService:
             raise ResourceNotFound(f"temporal entity {entity_id} not found")
         now = now_iso()
         types = parse_types(ctx, body["type"]) if "type" in body else found[0][1]
-        attrs = Parser(ctx, now).attributes(body, skip=frozenset({"@context", "id", "type"}))
+        attrs = _temporal_parser(ctx, now).attributes(body, skip=frozenset({"@context", "id", "type"}))
         rows = [row_of(entity_id, types, a, inst, now) for a, instances in attrs.items() for inst in instances]
         async with self.store.transaction(tenant) as tx:
             await tx.add_history(rows, upsert=True)
@@ -197,6 +197,12 @@ class TemporalService:
         out: dict[str, Any] = {"type": docs[0].get("type", "Property") if docs else "Property"}
         out.update(model.finish_aggregates(request.aggr_methods, buckets, start, period))
         return out
+
+
+def _temporal_parser(ctx: ActiveContext, now: str) -> Parser:
+    parser = Parser(ctx, now)
+    parser.temporal = True
+    return parser
 
 
 def _dataset_ok(row: HistoryRow, wanted: frozenset[str] | None) -> bool:

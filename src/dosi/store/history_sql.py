@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dosi.store.base import EntityQuery, TimeWindow
+from dosi.store.base import EntityQuery, HistoryRow, TimeWindow
 
 TIME_COLUMNS = {
     "observedAt": "observed_ts",
@@ -64,3 +64,9 @@ class HistoryWhere:
     def _types(self, alternatives: tuple[tuple[str, ...], ...]) -> str:
         ors = ["(" + " AND ".join(self.has_type(self.mark(name)) for name in names) + ")" for names in alternatives]
         return "(" + " OR ".join(ors) + ")"
+
+
+def when(row: HistoryRow, column: str) -> float:
+    """The time an instance is ordered by: its time property, else when it was written."""
+    value = getattr(row, column)
+    return float(value) if value is not None else row.created_ts

@@ -31,6 +31,7 @@ from dosi.store.base import (
     single_type,
 )
 from dosi.store.history_sql import COLUMNS, TIME_COLUMNS, HistoryWhere
+from dosi.store.history_sql import when as _when
 from dosi.store.postgres_sql import PostgresWhere
 
 try:
@@ -541,7 +542,7 @@ class PostgresStore:
         rows = await self.pool.fetch(sql, *params)
         out = [HistoryRow(*tuple(r)[:11]) for r in rows]
         key = TIME_COLUMNS[window.timeproperty]
-        out.sort(key=lambda row: (row.entity_id, row.attr, getattr(row, key) or 0.0))
+        out.sort(key=lambda row: (row.entity_id, row.attr, _when(row, key)))
         return out
 
     async def aggregate(

@@ -38,6 +38,7 @@ from dosi.store.base import (
     single_type,
 )
 from dosi.store.history_sql import COLUMNS, TIME_COLUMNS, HistoryWhere
+from dosi.store.history_sql import when as _when
 from dosi.store.sqlite_sql import SqliteWhere
 
 GEO_SLOTS = 1024
@@ -587,7 +588,7 @@ class SqliteStore:
             for r in rows
         ]
         key = TIME_COLUMNS[window.timeproperty]
-        out.sort(key=lambda row: (row.entity_id, row.attr, getattr(row, key) or 0.0))
+        out.sort(key=lambda row: (row.entity_id, row.attr, _when(row, key)))
         return out
 
     async def aggregate(
