@@ -26,7 +26,6 @@ from dosi.settings import Settings
 from dosi.store.base import EntityQuery, EntityStore, OutboxRow, Selector
 
 log = logging.getLogger("dosi.notify")
-LEASE_SECONDS = 120.0
 
 
 class DeliveryWorker:
@@ -43,6 +42,8 @@ class DeliveryWorker:
         )
         self.tasks: list[asyncio.Task[None]] = []
         self.listener: Any = None
+        # a claimed row is another worker's to send again once its lease runs out (its claimer died)
+        self.lease = max(10.0, 3 * settings.notify_timeout)
 
     def wake(self) -> None:
         self.event.set()
@@ -71,18 +72,22 @@ class DeliveryWorker:
         while True:
             try:
                 room = self.settings.notify_max_inflight - len(self.inflight)
-                rows = await self.store.claim_outbox(time.time(), LEASE_SECONDS, room) if room > 0 else []
+                rows = await self.store.claim_outbox(time.time(), self.lease, room) if room > 0 else []
             except Exception:
                 log.exception("cannot read the outbox")
                 rows = []
             for row in rows:
                 task = asyncio.create_task(self._deliver(row))
                 self.inflight.add(task)
-                task.add_done_callback(self.inflight.discard)
+                task.add_done_callback(self._done)
             if not rows:
                 self.event.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self.event.wait(), self.settings.notify_poll_interval)
+
+    def _done(self, task: asyncio.Task[None]) -> None:
+        self.inflight.discard(task)
+        self.event.set()  # room for more: claim again without waiting for the poll
 
     async def _deliver(self, row: OutboxRow) -> None:
         uri = row.endpoint.get("uri", "")
