@@ -62,8 +62,10 @@ async def receiver() -> AsyncIterator[Receiver]:
     rec = Receiver()
     server = await asyncio.start_server(rec.handle, "127.0.0.1", 0)
     rec.port = server.sockets[0].getsockname()[1]
-    async with server:
+    try:
         yield rec
+    finally:
+        server.close()  # not wait_closed(): a sender's kept-alive connection may still be open
 
 
 @pytest.fixture

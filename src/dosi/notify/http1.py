@@ -42,6 +42,9 @@ class KeepAliveClient:
                 if reused and attempt == 0 and not isinstance(err, TimeoutError):
                     continue
                 raise HttpError(f"{type(err).__name__}: {err}") from None
+            except BaseException:  # cancelled mid-request: never leave a half-used connection open
+                conn[1].close()
+                raise
             if keep and len(self.idle[(host, port)]) < self.per_host:
                 self.idle[(host, port)].append(conn)
             else:

@@ -40,7 +40,10 @@ class DeliveryWorker:
         self.caps: dict[str, asyncio.Semaphore] = defaultdict(
             lambda: asyncio.Semaphore(settings.notify_endpoint_concurrency)
         )
+        # one notification at a time per subscription, so that each receives them in commit order
+        self.in_order: dict[str, asyncio.Semaphore] = defaultdict(lambda: asyncio.Semaphore(1))
         self.tasks: list[asyncio.Task[None]] = []
+        self.stopping = False
         self.listener: Any = None
         # a claimed row is another worker's to send again once its lease runs out (its claimer died)
         self.lease = max(10.0, 3 * settings.notify_timeout)
@@ -56,6 +59,8 @@ class DeliveryWorker:
         self.tasks = [asyncio.create_task(self._drain()), asyncio.create_task(self._periodic())]
 
     async def stop(self) -> None:
+        self.stopping = True
+        self.event.set()
         for task in self.tasks:
             task.cancel()
         await asyncio.gather(*self.tasks, return_exceptions=True)
@@ -69,7 +74,7 @@ class DeliveryWorker:
 
     # -- the outbox ------------------------------------------------------
     async def _drain(self) -> None:
-        while True:
+        while not self.stopping:
             try:
                 room = self.settings.notify_max_inflight - len(self.inflight)
                 rows = await self.store.claim_outbox(time.time(), self.lease, room) if room > 0 else []
@@ -83,7 +88,8 @@ class DeliveryWorker:
             if not rows:
                 self.event.clear()
                 with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self.event.wait(), self.settings.notify_poll_interval)
+                    async with asyncio.timeout(self.settings.notify_poll_interval):
+                        await self.event.wait()
 
     def _done(self, task: asyncio.Task[None]) -> None:
         self.inflight.discard(task)
@@ -93,7 +99,7 @@ class DeliveryWorker:
         uri = row.endpoint.get("uri", "")
         scheme = "mqtt" if uri.startswith(("mqtt:", "mqtts:")) else "http"
         host = urlsplit(uri).netloc
-        async with self.caps[host]:
+        async with self.in_order[row.subscription_id], self.caps[host]:
             await self.store.record_delivery(row.tenant, row.subscription_id, None, now_iso())
             try:
                 await self.senders[scheme].send(row.endpoint, row.payload.encode(), row.tenant)
@@ -126,7 +132,7 @@ class DeliveryWorker:
     # -- timeInterval subscriptions ---------------------------------------
     async def _periodic(self) -> None:
         due: dict[tuple[str, str], float] = {}
-        while True:
+        while not self.stopping:
             await asyncio.sleep(0.5)
             try:
                 await self._tick(due)
