@@ -184,6 +184,9 @@ class TemporalService:
                 if request.form == "temporalValues" and kept
                 else ([] if not kept else renderer.normalized(kept))
             )
+        filtered = request.view.pick_members is None and request.view.attrs is not None
+        if not by_attr and (filtered or request.view.dataset_ids is not None):
+            return None, cut  # nothing of the entity is left once attrs / datasetId filter its instances
         return body, cut
 
     async def _aggregate(
