@@ -20,7 +20,7 @@ from dosi.api.negotiation import (
     read_json,
 )
 from dosi.api.present import list_response
-from dosi.api.routes.common import hub_of, tenant_for_read
+from dosi.api.routes.common import POST_QUERY_PARAMS, hub_of, tenant_for_read
 from dosi.errors import BadRequestData, DosiError
 from dosi.ngsild.query import parse_type_expression
 from dosi.service.batch import BatchResult, Item
@@ -99,24 +99,7 @@ async def batch_delete(request: Request) -> Response:
 
 async def query_by_post(request: Request) -> Response:
     hub = hub_of(request)
-    inc = incoming(
-        request,
-        (
-            "limit",
-            "offset",
-            "count",
-            "options",
-            "format",
-            "local",
-            "lang",
-            "geometryProperty",
-            "join",
-            "joinLevel",
-            "pick",
-            "omit",
-            "orderBy",
-        ),
-    )
+    inc = incoming(request, POST_QUERY_PARAMS + ("geometryProperty", "join", "joinLevel", "pick", "omit", "orderBy"))
     media = choose_accept(request.headers.get("accept"), geo=True)
     body = await read_json(inc, hub.settings.max_body_bytes)
     ctx_value = body_context(inc, body)

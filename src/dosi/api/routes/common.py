@@ -12,6 +12,9 @@ from dosi.api.negotiation import Incoming, body_context
 from dosi.errors import NonexistentTenant
 from dosi.ngsild.context import ActiveContext
 
+# URL parameters every POST query (/entityOperations/query, /temporal/entityOperations/query) accepts
+POST_QUERY_PARAMS = ("limit", "offset", "count", "options", "format", "local", "lang")
+
 
 def hub_of(request: Request) -> Hub:
     hub: Hub = request.app.state.hub

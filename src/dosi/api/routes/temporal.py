@@ -9,7 +9,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dosi.api.negotiation import JSON, NgsiResponse, body_context, choose_accept, incoming, read_json
-from dosi.api.routes.common import hub_of, resolve_body_context, tenant_for_read
+from dosi.api.routes.common import POST_QUERY_PARAMS, hub_of, resolve_body_context, tenant_for_read
 from dosi.api.routes.entities import QUERY_PARAMS, VIEW_PARAMS
 from dosi.errors import BadRequestData, InvalidRequest, ResourceNotFound
 from dosi.ngsild import temporal as model
@@ -82,22 +82,7 @@ async def query_temporal(request: Request) -> Response:
 
 async def query_temporal_by_post(request: Request) -> Response:
     hub = hub_of(request)
-    inc = incoming(
-        request,
-        (
-            "limit",
-            "offset",
-            "count",
-            "options",
-            "format",
-            "local",
-            "lang",
-            "lastN",
-            "aggrMethods",
-            "aggrPeriodDuration",
-            "timeproperty",
-        ),
-    )
+    inc = incoming(request, POST_QUERY_PARAMS + ("lastN", "aggrMethods", "aggrPeriodDuration", "timeproperty"))
     media = choose_accept(request.headers.get("accept"))
     body = await read_json(inc, hub.settings.max_body_bytes)
     ctx_value = body_context(inc, body)
