@@ -8,6 +8,8 @@ from __future__ import annotations
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from dosi.service.retention import RetentionRule
+
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_prefix="DOSI_", extra="ignore")
@@ -43,6 +45,13 @@ class Settings(BaseSettings):
     notify_backoff_max: float = Field(default=300.0, gt=0, description="Longest wait between retries, in seconds")
     temporal_page_size: int = Field(
         default=30, ge=1, description="Instances per entity in one temporal answer; more answers 206 + Content-Range"
+    )
+    history_retention: list[RetentionRule] = Field(
+        default=[],
+        description='JSON list of rules such as [{"keep": "P365D"}, {"type": "ParkingSpot", "keep": "P30D"}]',
+    )
+    history_maintenance_interval: float = Field(
+        default=3600.0, gt=0, description="Seconds between runs of the history pruning and partitioning job"
     )
     log_level: str = Field(default="info", description="debug, info, warning or error")
 

@@ -19,6 +19,7 @@ from dosi.api.hub import Hub
 from dosi.api.routes import batch, contexts, discovery, entities, subscriptions, temporal
 from dosi.errors import DosiError, InternalError, MethodNotAllowed, ResourceNotFound
 from dosi.notify.worker import DeliveryWorker
+from dosi.service.retention import HistoryKeeper
 from dosi.settings import Settings
 from dosi.store.base import EntityStore
 
@@ -76,7 +77,10 @@ def create_app(settings: Settings | None = None, store: EntityStore | None = Non
         hub.contexts.base_url = f"http://{settings.host}:{settings.port}"
         worker = DeliveryWorker(settings, hub.store, hub.notifier, hub.guard)
         await worker.start()
+        keeper = HistoryKeeper(hub.store, settings.history_retention, settings.history_maintenance_interval)
+        keeper.start()
         yield
+        await keeper.stop()
         await worker.stop()
         await hub.store.close()
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from dosi import __version__
-from dosi.cli import config, db, serve
+from dosi.cli import config, db, history, serve
 
 
 @click.group(help="Dosi (도시) smart-city data hub / 스마트시티 데이터 허브")
@@ -17,3 +17,4 @@ def main() -> None:
 main.add_command(serve.serve)
 main.add_command(db.db)
 main.add_command(config.config)
+main.add_command(history.history)

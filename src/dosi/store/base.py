@@ -133,6 +133,18 @@ class TimeWindow:
     last_n: int | None = None
 
 
+@dataclass(frozen=True)
+class PruneScope:
+    """The instances a retention rule covers: one tenant or every one, one entity type or every one."""
+
+    tenant: str | None = None
+    type: str | None = None
+
+    def within(self, other: PruneScope) -> bool:
+        """True when every instance of this scope is also in `other`."""
+        return (other.tenant is None or other.tenant == self.tenant) and (other.type is None or other.type == self.type)
+
+
 class WriteTransaction(Protocol):
     """Writes of one transaction; all of them commit together or none does."""
 
@@ -189,6 +201,8 @@ class EntityStore(Protocol):
     async def aggregate(
         self, tenant: str, entity_id: str, attr: str, window: TimeWindow, start: float, period: float
     ) -> list[tuple[int, int, float | None, float | None, float | None, float | None, float | None, int]]: ...
+    async def prune_history(self, scope: PruneScope, cutoff: float, spared: list[PruneScope]) -> int: ...
+    async def maintain_history(self, now: float) -> None: ...  # e.g. create the coming time partitions
     # hosted and cached @context documents (tenant-independent)
     async def put_context(self, item: StoredContext) -> None: ...
     async def get_context(self, context_id: str) -> StoredContext | None: ...

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from dosi.store.base import EntityQuery, HistoryRow, TimeWindow
+from dosi.store.base import EntityQuery, HistoryRow, PruneScope, TimeWindow
 
 TIME_COLUMNS = {
     "observedAt": "observed_ts",
@@ -60,6 +60,21 @@ class HistoryWhere:
             clauses.append("h.attr IN (" + ", ".join(self.mark(a) for a in query.attrs) + ")")
         clauses.extend(self.window(window))
         return " AND ".join(clauses)
+
+    def prune(self, scope: PruneScope, cutoff: float, spared: list[PruneScope]) -> str:
+        """Instances of `scope` recorded before `cutoff`, except those of the `spared` narrower scopes."""
+        clauses = [f"h.created_ts < {self.mark(cutoff)}", *self._scope(scope)]
+        for narrower in spared:
+            clauses.append("NOT (" + " AND ".join(self._scope(narrower) or ["TRUE"]) + ")")
+        return " AND ".join(clauses)
+
+    def _scope(self, scope: PruneScope) -> list[str]:
+        clauses = []
+        if scope.tenant is not None:
+            clauses.append(f"h.tenant = {self.mark(scope.tenant)}")
+        if scope.type is not None:
+            clauses.append(self.has_type(self.mark(scope.type)))
+        return clauses
 
     def _types(self, alternatives: tuple[tuple[str, ...], ...]) -> str:
         ors = ["(" + " AND ".join(self.has_type(self.mark(name)) for name in names) + ")" for names in alternatives]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
@@ -20,6 +21,7 @@ from dosi.store.base import (
     EntityQuery,
     HistoryRow,
     OutboxRow,
+    PruneScope,
     QueryResult,
     StoredContext,
     TimeWindow,
@@ -559,6 +561,39 @@ class PostgresStore:
             *params,
         )
         return [tuple(r) for r in rows]
+
+    async def prune_history(self, scope: PruneScope, cutoff: float, spared: list[PruneScope]) -> int:
+        deleted = 0
+        async with self.pool.acquire() as conn:
+            if scope == PruneScope() and not spared:  # whole months first: dropping a table costs nothing
+                for name, end in await self._history_months(conn):
+                    if end <= cutoff:
+                        async with conn.transaction():
+                            deleted += await conn.fetchval(f'SELECT count(*) FROM "{name}"')
+                            await conn.execute(f'DROP TABLE "{name}"')
+            params: list[Any] = []
+            where = self._history_where(params).prune(scope, cutoff, spared)
+            status = await conn.execute(f"DELETE FROM history h WHERE {where}", *params)
+        return deleted + int(status.split()[-1])
+
+    @staticmethod
+    async def _history_months(conn: Any) -> list[tuple[str, float]]:
+        """The monthly partitions of history, each with the epoch second it ends at."""
+        rows = await conn.fetch(
+            "SELECT c.relname FROM pg_inherits i JOIN pg_class c ON c.oid = i.inhrelid"
+            " WHERE i.inhparent = 'history'::regclass AND c.relname ~ '^history_[0-9]{6}$'"
+        )
+        months = []
+        for (name,) in rows:
+            year, month = int(name[8:12]), int(name[12:14])
+            end = datetime(year + month // 12, month % 12 + 1, 1, tzinfo=UTC)
+            months.append((name, end.timestamp()))
+        return sorted(months, key=lambda item: item[1])
+
+    async def maintain_history(self, now: float) -> None:
+        # this month's partition and the next two, so that rows rarely wait in the default partition
+        for days_ahead in (0, 20, 40, 60):
+            await self.pool.execute("SELECT dosi_history_partition($1)", now + days_ahead * 86400.0)
 
     async def put_context(self, item: StoredContext) -> None:
         await self.pool.execute(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from dosi.ngsild.query import (
@@ -130,13 +131,15 @@ class PostgresWhere:
         if isinstance(node, Or):
             return "(" + " OR ".join(self.q(item) for item in node.items) + ")"
         if isinstance(node, Exists):
-            inner = f"jsonb_path_exists(e.doc, {self.p(self._exists_path(node.path))}::jsonpath)"
+            path = node.path
+            inner = self.over_instances(
+                path.attr, lambda doc: f"jsonb_path_exists({doc}, {self.p(self._exists_path(path))}::jsonpath)"
+            )
             return f"NOT {inner}" if node.negate else inner
         return self._comparison(node)
 
-    @staticmethod
-    def _instance_base(path: AttrPath) -> tuple[str, str | None]:
-        base = "$.attrs." + jsonpath_key(path.attr) + "[*]"
+    def _instance_base(self, path: AttrPath) -> tuple[str, str | None]:
+        base = self.attr_base(path.attr)
         subs = list(path.sub)
         meta = subs.pop() if subs and subs[-1] in _META else None
         for sub in subs:
@@ -167,11 +170,23 @@ class PostgresWhere:
 
     def _comparison(self, node: Comparison) -> str:
         predicate = self._predicate(node)
-        ors = [
-            f"EXISTS (SELECT 1 FROM jsonb_path_query(e.doc, {self.p(path)}::jsonpath) x(v) WHERE {predicate})"
-            for path in self._value_paths(node.path)
-        ]
-        return "(" + " OR ".join(ors) + ")"
+
+        def test(doc: str) -> str:
+            ors = [
+                f"EXISTS (SELECT 1 FROM jsonb_path_query({doc}, {self.p(path)}::jsonpath) x(v) WHERE {predicate})"
+                for path in self._value_paths(node.path)
+            ]
+            return "(" + " OR ".join(ors) + ")"
+
+        return self.over_instances(node.path.attr, test)
+
+    def over_instances(self, attr: str, test: Callable[[str], str]) -> str:
+        """`test(document)`: jsonpaths from `attr_base` reach the attribute's instances in that document."""
+        return test("e.doc")
+
+    @staticmethod
+    def attr_base(attr: str) -> str:
+        return "$.attrs." + jsonpath_key(attr) + "[*]"
 
     def _scalar(self, op: str, value: Any) -> str:
         """x.v <op> value, comparing only values of the same JSON type."""
@@ -223,3 +238,57 @@ class PostgresWhere:
             f"e.seq IN (SELECT g.seq FROM entity_geo g WHERE g.tenant = {self.p(tenant)}"
             f" AND g.attr = {self.p(geo.geoproperty)} AND {predicate})"
         )
+
+
+class PostgresHistoryFilters(PostgresWhere):
+    """q, geo and orderBy over the history: an entity's instances are its rows of `history h` in the window.
+
+    Used in the HAVING of a query grouped by h.entity_id; `window(alias)` gives the time-window clauses.
+    """
+
+    def __init__(self, params: list[Any], window: Callable[[str], list[str]]):
+        super().__init__(params)
+        self.window = window
+
+    def _rows(self, attr: str) -> str:
+        clauses = ["g.tenant = h.tenant", "g.entity_id = h.entity_id", f"g.attr = {self.p(attr)}", *self.window("g")]
+        return "history g WHERE " + " AND ".join(clauses)
+
+    @staticmethod
+    def attr_base(attr: str) -> str:
+        return "$"
+
+    def over_instances(self, attr: str, test: Callable[[str], str]) -> str:
+        return f"EXISTS (SELECT 1 FROM {self._rows(attr)} AND {test('g.doc')})"
+
+    def geo(self, tenant: str, geo: GeoQuery) -> str:
+        q = f"ST_SetSRID(ST_GeomFromGeoJSON({self.p(json.dumps(geo.geometry))}), 4326)"
+        # a value that is no GeoJSON object reads as NULL, which no predicate matches
+        stored = (
+            "ST_SetSRID(ST_GeomFromGeoJSON(CASE WHEN jsonb_typeof(g.doc -> 'value') = 'object'"
+            " THEN g.doc ->> 'value' END), 4326)"
+        )
+        if geo.georel == "near":
+            parts = []
+            if geo.max_distance is not None:
+                parts.append(f"ST_DWithin({stored}::geography, {q}::geography, {self.p(geo.max_distance)}, false)")
+            if geo.min_distance is not None:
+                parts.append(f"NOT ST_DWithin({stored}::geography, {q}::geography, {self.p(geo.min_distance)}, false)")
+            predicate = " AND ".join(parts)
+        else:
+            predicate = _GEO_PREDICATES[geo.georel].format(q=f"ST_MakeValid({q})").replace("g.geom", stored)
+        return f"EXISTS (SELECT 1 FROM {self._rows(geo.geoproperty)} AND {predicate})"
+
+    def latest(self, path: AttrPath) -> str:
+        """The path's value in the attribute's latest instance (what orderBy sorts entities by)."""
+        subs = list(path.sub)
+        meta = subs.pop() if subs and subs[-1] in _META else None
+        inner: list[str] = []
+        for sub in subs:
+            inner += ["sub", sub]
+        if meta:
+            value = f"g.doc #> {self.p(inner + [meta])}::text[]"
+        else:
+            value_path, object_path = self.p(inner + ["value"]), self.p(inner + ["object"])
+            value = f"coalesce(g.doc #> {value_path}::text[], g.doc #> {object_path}::text[])"
+        return f"(SELECT {value} FROM {self._rows(path.attr)} ORDER BY g.created_ts DESC LIMIT 1)"

@@ -27,6 +27,7 @@ from dosi.store.base import (
     EntityQuery,
     HistoryRow,
     OutboxRow,
+    PruneScope,
     QueryResult,
     StoredContext,
     TimeWindow,
@@ -44,6 +45,7 @@ from dosi.store.sqlite_sql import SqliteWhere
 GEO_SLOTS = 1024
 DEEP_PAGE = 4096  # offsets beyond this seek through type_buckets instead of stepping through rows
 BUCKET_BITS = 12  # type_buckets count entities per 4096 consecutive seq values
+PRUNE_SLICE = 10_000  # history rows deleted per statement when pruning
 PAST_THE_END = 1 << 62  # a seq no entity has: the page after the last one is empty
 
 
@@ -605,6 +607,24 @@ class SqliteStore:
             params,
         ).fetchall()
         return [tuple(r) for r in rows]
+
+    async def prune_history(self, scope: PruneScope, cutoff: float, spared: list[PruneScope]) -> int:
+        params: list[Any] = []
+        where = self._history_where(params).prune(scope, cutoff, spared)
+        deleted = 0
+        while True:  # in slices, so writers wait for one slice at most
+            async with self._lock:
+                cursor = self.db.execute(
+                    f"DELETE FROM history WHERE seq IN (SELECT h.seq FROM history h WHERE {where} LIMIT ?)",
+                    [*params, PRUNE_SLICE],
+                )
+            deleted += cursor.rowcount
+            if cursor.rowcount < PRUNE_SLICE:
+                return deleted
+            await asyncio.sleep(0)
+
+    async def maintain_history(self, now: float) -> None:
+        return None  # one indexed table: nothing to prepare
 
     # -- @context documents ---------------------------------------------
     async def put_context(self, item: StoredContext) -> None:

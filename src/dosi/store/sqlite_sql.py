@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from typing import Any
 
 from dosi.ngsild.geo import near_box
@@ -35,9 +36,9 @@ def _sql_value(value: Any) -> Any:
 
 
 class SqliteWhere:
-    def __init__(self) -> None:
+    def __init__(self, params: list[Any] | None = None) -> None:
         self.clauses: list[str] = []
-        self.params: list[Any] = []
+        self.params: list[Any] = params if params is not None else []
         self.source = "entities e"
         self.order_key = "e.seq"
 
@@ -147,19 +148,24 @@ class SqliteWhere:
             inner += ".sub." + json_key(sub)
         return instances, inner
 
+    def instances(self, path: AttrPath) -> str:
+        """A row source `i` whose `i.value` is each instance of the path's attribute (its parameters added)."""
+        self.params.append(self._instance_path(path)[0])
+        return "json_each(e.doc, ?) i"
+
     def _exists(self, path: AttrPath) -> str:
-        instances, inner = self._instance_path(path)
-        self.params.append(instances)
+        _, inner = self._instance_path(path)
+        source = self.instances(path)
         if inner == "$" and not path.keys:
-            return "(json_type(e.doc, ?) IS NOT NULL)"
+            return f"EXISTS (SELECT 1 FROM {source})"
         target = inner + ("" if inner.endswith(_meta_suffixes()) else ".value")
         for key in path.keys:
             target += "." + json_key(key)
         self.params.append(target)
-        return "EXISTS (SELECT 1 FROM json_each(e.doc, ?) i WHERE json_type(i.value, ?) IS NOT NULL)"
+        return f"EXISTS (SELECT 1 FROM {source} WHERE json_type(i.value, ?) IS NOT NULL)"
 
     def _comparison(self, node: Comparison) -> str:
-        instances, inner = self._instance_path(node.path)
+        _, inner = self._instance_path(node.path)
         is_meta = inner.endswith(_meta_suffixes())
         if is_meta:
             targets = [inner]
@@ -182,9 +188,9 @@ class SqliteWhere:
             ors.append(f"EXISTS (SELECT 1 FROM {source} v WHERE v.type NOT IN ('object') AND {predicate})")
             params.append(path_text)
             params.extend(pred_params)
-        self.params.append(instances)
+        each = self.instances(node.path)
         self.params.extend(params)
-        return f"EXISTS (SELECT 1 FROM json_each(e.doc, ?) i WHERE {' OR '.join(ors)})"
+        return f"EXISTS (SELECT 1 FROM {each} WHERE {' OR '.join(ors)})"
 
     def _predicate(self, node: Comparison) -> tuple[str, list[Any]]:
         value = node.value
@@ -238,6 +244,41 @@ class SqliteWhere:
         sql += f" AND {exact})"
         self.params.extend(params + exact_params)
         return sql
+
+
+class SqliteHistoryFilters(SqliteWhere):
+    """q, geo and orderBy over the history: an entity's instances are its rows of `history h` in the window.
+
+    Used in the HAVING of a query grouped by h.entity_id; `window(alias)` gives the time-window clauses.
+    """
+
+    def __init__(self, params: list[Any], window: Callable[[str], list[str]]):
+        super().__init__(params)
+        self.window = window
+
+    def _rows(self, attr: str) -> str:
+        self.params.append(attr)
+        clauses = ["g.tenant = h.tenant", "g.entity_id = h.entity_id", "g.attr = ?", *self.window("g")]
+        return "history g WHERE " + " AND ".join(clauses)
+
+    def instances(self, path: AttrPath) -> str:
+        return f"(SELECT g.doc AS value FROM {self._rows(path.attr)}) i"
+
+    def geo(self, tenant: str, geo: GeoQuery) -> str:
+        rows = self._rows(geo.geoproperty)
+        self.params.extend([geo.georel, json.dumps(geo.geometry), geo.max_distance, geo.min_distance])
+        return f"EXISTS (SELECT 1 FROM {rows} AND dosi_geo(json_extract(g.doc, '$.value'), ?, ?, ?, ?))"
+
+    def latest(self, path: AttrPath) -> str:
+        """The path's value in the attribute's latest instance (what orderBy sorts entities by)."""
+        _, inner = self._instance_path(path)
+        if inner.endswith(_meta_suffixes()):
+            self.params.append(inner)
+            value = "json_extract(g.doc, ?)"
+        else:
+            self.params.extend([inner + ".value", inner + ".object"])
+            value = "coalesce(json_extract(g.doc, ?), json_extract(g.doc, ?))"
+        return f"(SELECT {value} FROM {self._rows(path.attr)} ORDER BY g.created_ts DESC LIMIT 1)"
 
 
 def _meta_suffixes() -> tuple[str, ...]:

@@ -1,0 +1,2 @@
+-- Retention prunes by when an instance was recorded.
+CREATE INDEX history_created ON history (created_ts);
