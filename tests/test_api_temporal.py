@@ -114,3 +114,51 @@ async def test_instance_operations_and_errors(client: httpx.AsyncClient) -> None
     assert bad.status_code == 400
     assert (await client.delete(f"/temporal/entities/{BUS['id']}")).status_code == 204
     assert (await client.get(f"/temporal/entities/{BUS['id']}")).status_code == 404
+
+
+def _bus(number: int, speeds: list[int], where: list[float], scope: str) -> dict:  # type: ignore[type-arg]
+    return {
+        "id": f"urn:ngsi-ld:Bus:{number}",
+        "type": "Bus",
+        "scope": scope,
+        "speed": [
+            {"type": "Property", "value": v, "observedAt": f"2020-08-01T12:0{i}:00Z"} for i, v in enumerate(speeds)
+        ],
+        "location": [{"type": "GeoProperty", "value": {"type": "Point", "coordinates": where}}],
+    }
+
+
+async def _ids(client: httpx.AsyncClient, **params: str) -> list[str]:
+    got = await client.get("/temporal/entities", params={"type": "Bus", **params})
+    assert got.status_code == 200, got.text
+    return [e["id"] for e in got.json()]
+
+
+async def test_entity_filters_run_over_the_history(client: httpx.AsyncClient) -> None:
+    await client.post("/temporal/entities", json=_bus(1, [10, 90], [126.97, 37.56], "/Seoul/Jongno"))
+    await client.post("/temporal/entities", json=_bus(2, [40, 50], [129.07, 35.18], "/Busan"))
+    # q holds when some instance in the window satisfies it
+    assert await _ids(client, q="speed>80") == ["urn:ngsi-ld:Bus:1"]
+    assert await _ids(client, q="speed>80", timerel="before", timeAt="2020-08-01T12:01:00Z") == []
+    assert await _ids(client, q="speed==40|speed==10") == ["urn:ngsi-ld:Bus:1", "urn:ngsi-ld:Bus:2"]
+    assert await _ids(client, scopeQ="/Seoul/#") == ["urn:ngsi-ld:Bus:1"]
+    near_busan = {"georel": "near;maxDistance==5000", "geometry": "Point", "coordinates": "[129.06,35.18]"}
+    assert await _ids(client, **near_busan) == ["urn:ngsi-ld:Bus:2"]
+    assert await _ids(client, orderBy="id;desc") == ["urn:ngsi-ld:Bus:2", "urn:ngsi-ld:Bus:1"]
+    assert await _ids(client, orderBy="speed") == ["urn:ngsi-ld:Bus:2", "urn:ngsi-ld:Bus:1"]  # latest: 50 < 90
+    counted = await client.get("/temporal/entities", params={"type": "Bus", "q": "speed>85", "count": "true"})
+    assert counted.headers["NGSILD-Results-Count"] == "1"
+
+
+async def test_temporal_provision_moves_the_entity_forward(client: httpx.AsyncClient) -> None:
+    await client.post("/temporal/entities", json=_bus(3, [10, 30], [126.9, 37.5], "/Seoul"))
+    current = (await client.get("/entities/urn:ngsi-ld:Bus:3")).json()
+    assert current["speed"]["value"] == 30 and current["scope"] == "/Seoul"
+    older = {"type": "Property", "value": 5, "observedAt": "2019-01-01T00:00:00Z"}
+    await client.post("/temporal/entities/urn:ngsi-ld:Bus:3/attrs", json={"speed": [older]})
+    assert (await client.get("/entities/urn:ngsi-ld:Bus:3")).json()["speed"]["value"] == 30  # history only
+    assert (await client.delete("/entities/urn:ngsi-ld:Bus:3/attrs/speed")).status_code == 204
+    assert (await client.delete("/entities/urn:ngsi-ld:Bus:3/attrs/scope")).status_code == 204
+    deleted = (await client.get("/temporal/entities/urn:ngsi-ld:Bus:3", params={"timeproperty": "deletedAt"})).json()
+    assert deleted["speed"][0]["value"] == "urn:ngsi-ld:null" and "deletedAt" in deleted["speed"][0]
+    assert deleted["scope"][0]["value"] == [] and "deletedAt" in deleted["scope"][0]

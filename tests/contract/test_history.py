@@ -12,7 +12,7 @@ from dosi.service.retention import RetentionRule, prune
 from dosi.store.base import EntityQuery, EntityStore, HistoryRow, TimeWindow
 
 DAY = 86400.0
-NOW = time.time()
+NOW = float(int(time.time()))  # whole seconds: instance times are kept to the microsecond
 VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
 SPEED = VOCAB + "speed"
 PARKING = VOCAB + "ParkingSpot"

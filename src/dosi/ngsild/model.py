@@ -65,6 +65,7 @@ SYSTEM_KEYS = frozenset({"createdAt", "modifiedAt", "deletedAt"})
 
 GEO_IRIS = frozenset(NGSILD + name for name in ("location", "observationSpace", "operationSpace"))
 LOCATION = NGSILD + "location"
+SCOPE = NGSILD + "scope"  # the history keeps an entity's scopes as instances of this pseudo-attribute
 NULL_URI = "urn:ngsi-ld:null"
 
 GEOMETRY_TYPES = {

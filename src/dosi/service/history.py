@@ -7,7 +7,7 @@ from typing import Any
 
 from dosi.ngsild import notification as changes
 from dosi.ngsild import temporal as model
-from dosi.ngsild.model import NULL_URI, VALUE_KEY
+from dosi.ngsild.model import NULL_URI, SCOPE, VALUE_KEY
 from dosi.store.base import HistoryRow
 
 
@@ -61,4 +61,17 @@ def rows_of_change(change: changes.Change) -> list[HistoryRow]:
             if "datasetId" in inst:
                 nulled["datasetId"] = inst["datasetId"]
             rows.append(row_of(entity["id"], entity["type"], attr, nulled, change.now))
+    scope = scope_instance(change.before, entity, change.now)
+    if scope is not None:
+        rows.append(row_of(entity["id"], entity["type"], SCOPE, scope, change.now))
     return rows
+
+
+def scope_instance(before: dict[str, Any] | None, after: dict[str, Any], now: str) -> dict[str, Any] | None:
+    """The history instance of a change of scope: the new scopes, or [] with deletedAt when they were removed."""
+    old, new = (before or {}).get("scope"), after.get("scope")
+    if old == new:
+        return None
+    if new is None:
+        return {"type": "Property", "value": [], "deletedAt": now}
+    return {"type": "Property", "value": list(new)}

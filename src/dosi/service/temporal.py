@@ -8,13 +8,14 @@ from typing import Any
 from dosi.errors import BadRequestData, ResourceNotFound
 from dosi.ngsild import temporal as model
 from dosi.ngsild.context import ActiveContext
-from dosi.ngsild.model import is_uri, now_iso
+from dosi.ngsild.model import SCOPE, is_uri, now_iso
 from dosi.ngsild.parse import Parser, parse_types
 from dosi.ngsild.render import View
+from dosi.service import merge
 from dosi.service.entities import check_id
-from dosi.service.history import row_of, ts_of
+from dosi.service.history import row_of, scope_instance, ts_of
 from dosi.service.notify import Notifier
-from dosi.store.base import EntityQuery, EntityStore, HistoryRow, TimeWindow
+from dosi.store.base import Entity, EntityQuery, EntityStore, HistoryRow, TimeWindow, WriteTransaction
 
 
 @dataclass
@@ -46,7 +47,12 @@ class TemporalService:
         ]
         async with self.store.transaction(tenant) as tx:
             exists = await self._exists(tenant, parsed["id"])
+            current = await tx.get(parsed["id"])
+            scope = scope_instance(current, parsed, now) if "scope" in parsed else None
+            if scope is not None:
+                rows.append(row_of(parsed["id"], parsed["type"], SCOPE, scope, now))
             await tx.add_history(rows, upsert=True)
+            await _fold_into_current(tx, current, parsed, now)
         return not exists
 
     async def _exists(self, tenant: str, entity_id: str) -> bool:
@@ -66,6 +72,8 @@ class TemporalService:
         rows = [row_of(entity_id, types, a, inst, now) for a, instances in attrs.items() for inst in instances]
         async with self.store.transaction(tenant) as tx:
             await tx.add_history(rows, upsert=True)
+            current = await tx.get(entity_id)
+            await _fold_into_current(tx, current, {"id": entity_id, "type": types, "attrs": attrs}, now)
 
     async def delete(self, tenant: str, entity_id: str) -> None:
         check_id(entity_id)
@@ -169,14 +177,13 @@ class TemporalService:
             for attr, docs in by_attr.items():
                 body[ctx.compact(attr)] = await self._aggregate(tenant, entity_id, attr, docs, request)
             return body, False
-        budget = self.page_size
+        kept_ids = _first_in_time(by_attr, request.window, self.page_size)
         descending = request.window.last_n is not None
         for attr, docs in by_attr.items():
             if descending:
                 docs = list(reversed(docs))
-            kept = docs[: max(0, budget)]
+            kept = [d for d in docs if id(d) in kept_ids]
             cut = cut or len(kept) < len(docs)
-            budget -= len(kept)
             times.extend(str(d.get(request.window.timeproperty)) for d in kept if d.get(request.window.timeproperty))
             name = ctx.compact(attr)
             body[name] = (
@@ -202,10 +209,51 @@ class TemporalService:
         return out
 
 
+async def _fold_into_current(tx: WriteTransaction, current: Entity | None, given: dict[str, Any], now: str) -> None:
+    """Instances recorded through the temporal API also move the entity's current state forward.
+
+    Each attribute (per datasetId) takes its latest instance by observedAt, unless the entity already holds a
+    later one, so that the entity and its history tell the same story (as the ETSI suite expects: a temporal
+    entity can then be changed through the core API). No notification is sent for history written this way.
+    """
+    entity = current or {"id": given["id"], "type": list(given["type"]), "createdAt": now, "attrs": {}}
+    entity["type"] = list(dict.fromkeys([*entity["type"], *given["type"]]))
+    if "scope" in given:
+        entity["scope"] = given["scope"]
+    for attr, instances in given["attrs"].items():
+        for inst in sorted(instances, key=lambda i: ts_of(i.get("observedAt")) or 0.0):
+            held = next((i for i in entity["attrs"].get(attr, []) if i.get("datasetId") == inst.get("datasetId")), None)
+            if held is not None and (ts_of(held.get("observedAt")) or 0.0) > (ts_of(inst.get("observedAt")) or 0.0):
+                continue
+            fresh = {k: v for k, v in inst.items() if k not in ("instanceId", "deletedAt", "createdAt", "modifiedAt")}
+            merge.put_instance(entity, attr, fresh, now)
+    entity["modifiedAt"] = now
+    if current is None:
+        await tx.insert(entity)
+    else:
+        await tx.replace(entity)
+
+
 def _temporal_parser(ctx: ActiveContext, now: str) -> Parser:
     parser = Parser(ctx, now)
     parser.temporal = True
     return parser
+
+
+def _first_in_time(by_attr: dict[str, list[dict[str, Any]]], window: TimeWindow, size: int) -> set[int]:
+    """The instances one page holds: the earliest `size` over every attribute (the latest with lastN).
+
+    Cutting the merged timeline, not each attribute in turn, keeps the page one unbroken time range,
+    which the Content-Range header then names.
+    """
+    timeline = [
+        (when, doc)
+        for docs in by_attr.values()
+        for doc in docs
+        if (when := ts_of(doc.get(window.timeproperty)) or ts_of(doc.get("createdAt"))) is not None
+    ]
+    timeline.sort(key=lambda item: item[0], reverse=window.last_n is not None)
+    return {id(doc) for _, doc in timeline[:size]}
 
 
 def _dataset_ok(row: HistoryRow, wanted: frozenset[str] | None) -> bool:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Protocol
 
+from dosi.ngsild.query import AttrPath, GeoQuery, QNode
 from dosi.store.base import EntityQuery, HistoryRow, PruneScope, TimeWindow
 
 TIME_COLUMNS = {
@@ -13,7 +14,17 @@ TIME_COLUMNS = {
     "modifiedAt": "modified_ts",
     "deletedAt": "deleted_ts",
 }
+LATEST_FIRST = "g.observed_ts DESC NULLS LAST, g.created_ts DESC"  # the latest instance of `history g` first
 COLUMNS = "entity_id, types, attr, instance_id, dataset_id, observed_ts, created_ts, modified_ts, deleted_ts, num, doc"
+
+
+class InstanceFilters(Protocol):
+    """Each backend's q, geo and orderBy value over an entity's instances (correlated with `h.entity_id`)."""
+
+    def q(self, node: QNode) -> str: ...
+    def geo(self, tenant: str, geo: GeoQuery) -> str: ...
+    def scope(self, node: Any) -> str: ...
+    def latest(self, path: AttrPath) -> str: ...
 
 
 class HistoryWhere:
@@ -24,8 +35,8 @@ class HistoryWhere:
         self.has_type = has_type  # SQL testing that h.types contains the placeholder's type
         self.regex = regex  # SQL testing that a column matches the placeholder's pattern
 
-    def window(self, window: TimeWindow) -> list[str]:
-        column = "h." + TIME_COLUMNS[window.timeproperty]
+    def window(self, window: TimeWindow, alias: str = "h") -> list[str]:
+        column = f"{alias}.{TIME_COLUMNS[window.timeproperty]}"
         clauses = []
         if window.after is not None:
             clauses.append(f"{column} {'>=' if window.after_inclusive else '>'} {self.mark(window.after)}")
@@ -75,6 +86,35 @@ class HistoryWhere:
         if scope.type is not None:
             clauses.append(self.has_type(self.mark(scope.type)))
         return clauses
+
+    def grouped(self, query: EntityQuery, window: TimeWindow, filters: InstanceFilters) -> str:
+        """FROM ... GROUP BY h.entity_id: the entities with instances in the window that pass every filter.
+
+        q, scopeQ and geo hold for an entity when some instance in the window satisfies each term.
+        """
+        sql = f"FROM history h WHERE {self.entities(query, window)} GROUP BY h.tenant, h.entity_id"
+        having = []
+        if query.q is not None:
+            having.append(filters.q(query.q))
+        if query.scope_q is not None:
+            having.append(filters.scope(query.scope_q))
+        if query.geo is not None:
+            having.append(filters.geo(query.tenant, query.geo))
+        return sql + (" HAVING " + " AND ".join(having) if having else "")
+
+    def order(self, query: EntityQuery, filters: InstanceFilters, first_type: str) -> str:
+        """ORDER BY for grouped entities: orderBy terms, then the order they were first recorded in."""
+        members = {
+            "id": "h.entity_id",
+            "type": first_type,
+            "createdAt": "min(h.created_ts)",
+            "modifiedAt": "max(h.modified_ts)",
+        }
+        terms = []
+        for key, descending in query.order_by or []:
+            expr = members[key] if isinstance(key, str) else filters.latest(key)
+            terms.append(expr + (" DESC" if descending else ""))
+        return " ORDER BY " + ", ".join([*terms, "min(h.seq)"])
 
     def _types(self, alternatives: tuple[tuple[str, ...], ...]) -> str:
         ors = ["(" + " AND ".join(self.has_type(self.mark(name)) for name in names) + ")" for names in alternatives]

@@ -34,7 +34,7 @@ from dosi.store.base import (
 )
 from dosi.store.history_sql import COLUMNS, TIME_COLUMNS, HistoryWhere
 from dosi.store.history_sql import when as _when
-from dosi.store.postgres_sql import PostgresWhere
+from dosi.store.postgres_sql import PostgresHistoryFilters, PostgresWhere
 
 try:
     import asyncpg
@@ -507,21 +507,20 @@ class PostgresStore:
         self, query: EntityQuery, window: TimeWindow
     ) -> tuple[list[tuple[str, list[str]]], int | None]:
         params: list[Any] = []
-        where = self._history_where(params).entities(query, window)
-        count_params = list(params)
+        where = self._history_where(params)
+        filters = PostgresHistoryFilters(params, lambda alias: where.window(window, alias))
+        grouped = where.grouped(query, window, filters)
+        count_params = list(params)  # the count uses $1 .. $n of the grouping only
+        order = where.order(query, filters, "((array_agg(h.types))[1] ->> 0)")
         params.extend([query.limit, query.offset])
         rows = await self.pool.fetch(
-            f"SELECT h.entity_id, (array_agg(h.types))[1] FROM history h WHERE {where} GROUP BY h.entity_id"
-            f" ORDER BY min(h.seq) LIMIT ${len(params) - 1} OFFSET ${len(params)}",
+            f"SELECT h.entity_id, (array_agg(h.types))[1] {grouped}{order}"
+            f" LIMIT ${len(params) - 1} OFFSET ${len(params)}",
             *params,
         )
         count = None
         if query.count:
-            count = int(
-                await self.pool.fetchval(
-                    f"SELECT count(DISTINCT h.entity_id) FROM history h WHERE {where}", *count_params
-                )
-            )
+            count = int(await self.pool.fetchval(f"SELECT count(*) FROM (SELECT 1 {grouped}) AS c", *count_params))
         return [(r[0], r[1]) for r in rows], count
 
     async def history(

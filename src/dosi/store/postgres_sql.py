@@ -6,6 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
+from dosi.ngsild.model import SCOPE
 from dosi.ngsild.query import (
     And,
     AttrPath,
@@ -20,6 +21,7 @@ from dosi.ngsild.query import (
     scope_regex,
 )
 from dosi.store.base import EntityQuery, single_type
+from dosi.store.history_sql import LATEST_FIRST
 
 _COMPARE = {"==": "=", "!=": "<>", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 _META = {"observedAt", "createdAt", "modifiedAt", "unitCode", "datasetId"}
@@ -219,8 +221,11 @@ class PostgresWhere:
         if isinstance(node, Or):
             return "(" + " OR ".join(self.scope(item) for item in node.items) + ")"
         assert isinstance(node, ScopeTerm)
-        pattern = self.p(scope_regex(node))
-        return f"EXISTS (SELECT 1 FROM jsonb_array_elements_text(e.doc -> 'scope') s(v) WHERE s.v ~ {pattern})"
+        return f"EXISTS (SELECT 1 FROM {self.scopes()} WHERE s.v ~ {self.p(scope_regex(node))})"
+
+    def scopes(self) -> str:
+        """A row source `s(v)` of the entity's scopes."""
+        return "jsonb_array_elements_text(e.doc -> 'scope') s(v)"
 
     # -- geo -------------------------------------------------------------
     def geo(self, tenant: str, geo: GeoQuery) -> str:
@@ -250,16 +255,21 @@ class PostgresHistoryFilters(PostgresWhere):
         super().__init__(params)
         self.window = window
 
-    def _rows(self, attr: str) -> str:
+    def _of_attr(self, attr: str) -> str:
+        """Conditions on `history g`: the entity's instances of `attr` in the window."""
         clauses = ["g.tenant = h.tenant", "g.entity_id = h.entity_id", f"g.attr = {self.p(attr)}", *self.window("g")]
-        return "history g WHERE " + " AND ".join(clauses)
+        return " AND ".join(clauses)
 
     @staticmethod
     def attr_base(attr: str) -> str:
         return "$"
 
+    def scopes(self) -> str:
+        each = "jsonb_array_elements_text(g.doc -> 'value') s(v)"
+        return f"(SELECT s.v FROM history g, {each} WHERE {self._of_attr(SCOPE)}) s"
+
     def over_instances(self, attr: str, test: Callable[[str], str]) -> str:
-        return f"EXISTS (SELECT 1 FROM {self._rows(attr)} AND {test('g.doc')})"
+        return f"EXISTS (SELECT 1 FROM history g WHERE {self._of_attr(attr)} AND {test('g.doc')})"
 
     def geo(self, tenant: str, geo: GeoQuery) -> str:
         q = f"ST_SetSRID(ST_GeomFromGeoJSON({self.p(json.dumps(geo.geometry))}), 4326)"
@@ -277,7 +287,7 @@ class PostgresHistoryFilters(PostgresWhere):
             predicate = " AND ".join(parts)
         else:
             predicate = _GEO_PREDICATES[geo.georel].format(q=f"ST_MakeValid({q})").replace("g.geom", stored)
-        return f"EXISTS (SELECT 1 FROM {self._rows(geo.geoproperty)} AND {predicate})"
+        return f"EXISTS (SELECT 1 FROM history g WHERE {self._of_attr(geo.geoproperty)} AND {predicate})"
 
     def latest(self, path: AttrPath) -> str:
         """The path's value in the attribute's latest instance (what orderBy sorts entities by)."""
@@ -291,4 +301,4 @@ class PostgresHistoryFilters(PostgresWhere):
         else:
             value_path, object_path = self.p(inner + ["value"]), self.p(inner + ["object"])
             value = f"coalesce(g.doc #> {value_path}::text[], g.doc #> {object_path}::text[])"
-        return f"(SELECT {value} FROM {self._rows(path.attr)} ORDER BY g.created_ts DESC LIMIT 1)"
+        return f"(SELECT {value} FROM history g WHERE {self._of_attr(path.attr)} ORDER BY {LATEST_FIRST} LIMIT 1)"

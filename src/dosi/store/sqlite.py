@@ -40,7 +40,7 @@ from dosi.store.base import (
 )
 from dosi.store.history_sql import COLUMNS, TIME_COLUMNS, HistoryWhere
 from dosi.store.history_sql import when as _when
-from dosi.store.sqlite_sql import SqliteWhere
+from dosi.store.sqlite_sql import SqliteHistoryFilters, SqliteWhere
 
 GEO_SLOTS = 1024
 DEEP_PAGE = 4096  # offsets beyond this seek through type_buckets instead of stepping through rows
@@ -552,19 +552,17 @@ class SqliteStore:
         self, query: EntityQuery, window: TimeWindow
     ) -> tuple[list[tuple[str, list[str]]], int | None]:
         params: list[Any] = []
-        where = self._history_where(params).entities(query, window)
+        where = self._history_where(params)
+        filters = SqliteHistoryFilters(params, lambda alias: where.window(window, alias))
+        grouped = where.grouped(query, window, filters)
+        count_params = list(params)  # placeholders are positional: the count uses the ones before ORDER BY
+        order = where.order(query, filters, "json_extract(max(h.types), '$[0]')")
         rows = self.db.execute(
-            f"SELECT h.entity_id, max(h.types) FROM history h WHERE {where} GROUP BY h.entity_id"
-            " ORDER BY min(h.seq) LIMIT ? OFFSET ?",
-            [*params, query.limit, query.offset],
+            f"SELECT h.entity_id, max(h.types) {grouped}{order} LIMIT ? OFFSET ?", [*params, query.limit, query.offset]
         ).fetchall()
         count = None
         if query.count:
-            count = int(
-                self.db.execute(f"SELECT count(DISTINCT h.entity_id) FROM history h WHERE {where}", params).fetchone()[
-                    0
-                ]
-            )
+            count = int(self.db.execute(f"SELECT count(*) FROM (SELECT 1 {grouped})", count_params).fetchone()[0])
         return [(r[0], orjson.loads(r[1])) for r in rows], count
 
     async def history(

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 from dosi.ngsild.geo import near_box
-from dosi.ngsild.model import bbox
+from dosi.ngsild.model import SCOPE, bbox
 from dosi.ngsild.query import (
     And,
     AttrPath,
@@ -22,6 +22,7 @@ from dosi.ngsild.query import (
     scope_regex,
 )
 from dosi.store.base import EntityQuery, single_type
+from dosi.store.history_sql import LATEST_FIRST
 
 _COMPARE = {"==": "=", "!=": "!=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 _META_PATHS = {"observedAt", "createdAt", "modifiedAt", "unitCode", "datasetId"}
@@ -215,8 +216,13 @@ class SqliteWhere:
         if isinstance(node, Or):
             return "(" + " OR ".join(self.scope(item) for item in node.items) + ")"
         assert isinstance(node, ScopeTerm)
+        source = self.scopes()
         self.params.append(scope_regex(node))
-        return "EXISTS (SELECT 1 FROM json_each(e.doc, '$.scope') s WHERE dosi_regexp(?, s.value))"
+        return f"EXISTS (SELECT 1 FROM {source} WHERE dosi_regexp(?, s.value))"
+
+    def scopes(self) -> str:
+        """A row source `s` whose `s.value` is each scope of the entity."""
+        return "json_each(e.doc, '$.scope') s"
 
     # -- geo -------------------------------------------------------------
     def geo(self, tenant: str, geo: GeoQuery) -> str:
@@ -256,18 +262,22 @@ class SqliteHistoryFilters(SqliteWhere):
         super().__init__(params)
         self.window = window
 
-    def _rows(self, attr: str) -> str:
+    def _of_attr(self, attr: str) -> str:
+        """Conditions on `history g`: the entity's instances of `attr` in the window."""
         self.params.append(attr)
         clauses = ["g.tenant = h.tenant", "g.entity_id = h.entity_id", "g.attr = ?", *self.window("g")]
-        return "history g WHERE " + " AND ".join(clauses)
+        return " AND ".join(clauses)
 
     def instances(self, path: AttrPath) -> str:
-        return f"(SELECT g.doc AS value FROM {self._rows(path.attr)}) i"
+        return f"(SELECT g.doc AS value FROM history g WHERE {self._of_attr(path.attr)}) i"
+
+    def scopes(self) -> str:
+        return f"(SELECT s.value FROM history g, json_each(g.doc, '$.value') s WHERE {self._of_attr(SCOPE)}) s"
 
     def geo(self, tenant: str, geo: GeoQuery) -> str:
-        rows = self._rows(geo.geoproperty)
+        rows = self._of_attr(geo.geoproperty)
         self.params.extend([geo.georel, json.dumps(geo.geometry), geo.max_distance, geo.min_distance])
-        return f"EXISTS (SELECT 1 FROM {rows} AND dosi_geo(json_extract(g.doc, '$.value'), ?, ?, ?, ?))"
+        return f"EXISTS (SELECT 1 FROM history g WHERE {rows} AND dosi_geo(json_extract(g.doc, '$.value'), ?, ?, ?, ?))"
 
     def latest(self, path: AttrPath) -> str:
         """The path's value in the attribute's latest instance (what orderBy sorts entities by)."""
@@ -278,7 +288,7 @@ class SqliteHistoryFilters(SqliteWhere):
         else:
             self.params.extend([inner + ".value", inner + ".object"])
             value = "coalesce(json_extract(g.doc, ?), json_extract(g.doc, ?))"
-        return f"(SELECT {value} FROM {self._rows(path.attr)} ORDER BY g.created_ts DESC LIMIT 1)"
+        return f"(SELECT {value} FROM history g WHERE {self._of_attr(path.attr)} ORDER BY {LATEST_FIRST} LIMIT 1)"
 
 
 def _meta_suffixes() -> tuple[str, ...]:
