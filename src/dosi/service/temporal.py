@@ -139,8 +139,10 @@ class TemporalService:
     ) -> tuple[list[dict[str, Any]], int | None, tuple[str, str, str] | None]:
         """The temporal representation of the entities a query selects: (bodies, count, content range)."""
         ids, count = await self.store.history_entities(query, request.window)
-        attrs = query.attrs
-        rows = await self.store.history(query.tenant, [i for i, _ in ids], attrs, request.window)
+        if request.form == "aggregatedValues":  # computed in SQL; the instances themselves are never loaded
+            bodies = [await self._aggregated(query.tenant, i, types, query.attrs, request, ctx) for i, types in ids]
+            return bodies, count, None
+        rows = await self.store.history(query.tenant, [i for i, _ in ids], query.attrs, request.window)
         by_entity: dict[str, list[HistoryRow]] = {}
         for row in rows:
             by_entity.setdefault(row.entity_id, []).append(row)
@@ -173,10 +175,6 @@ class TemporalService:
             if renderer.keep(row.attr) and _dataset_ok(row, request.view.dataset_ids):
                 by_attr.setdefault(row.attr, []).append(row.doc)
         cut = False
-        if request.form == "aggregatedValues":
-            for attr, docs in by_attr.items():
-                body[ctx.compact(attr)] = await self._aggregate(tenant, entity_id, attr, docs, request)
-            return body, False
         kept_ids = _first_in_time(by_attr, request.window, self.page_size)
         descending = request.window.last_n is not None
         for attr, docs in by_attr.items():
@@ -196,17 +194,31 @@ class TemporalService:
             return None, cut  # nothing of the entity is left once attrs / datasetId filter its instances
         return body, cut
 
-    async def _aggregate(
-        self, tenant: str, entity_id: str, attr: str, docs: list[dict[str, Any]], request: TemporalRequest
+    async def _aggregated(
+        self,
+        tenant: str,
+        entity_id: str,
+        types: list[str],
+        attrs: list[str] | None,
+        request: TemporalRequest,
+        ctx: ActiveContext,
     ) -> dict[str, Any]:
+        renderer = model.TemporalRenderer(ctx, request.view, request.window.timeproperty)
+        body = renderer.head(entity_id, types)
         period = request.aggr_period or 10 * 365 * 86400.0
-        stamps = [ts_of(d.get(request.window.timeproperty)) for d in docs]
-        known = [s for s in stamps if s is not None]
-        start = request.window.after if request.window.after is not None else (min(known) if known else 0.0)
-        buckets = await self.store.aggregate(tenant, entity_id, attr, request.window, start, period)
-        out: dict[str, Any] = {"type": docs[0].get("type", "Property") if docs else "Property"}
-        out.update(model.finish_aggregates(request.aggr_methods, buckets, start, period))
-        return out
+        distinct = "distinctCount" in request.aggr_methods
+        for attr, attr_type in await self.store.history_attrs(tenant, entity_id, attrs):
+            if not renderer.keep(attr):
+                continue
+            start, buckets = await self.store.aggregate(
+                tenant, entity_id, attr, request.window, request.window.after, period, distinct
+            )
+            if buckets:
+                body[ctx.compact(attr)] = {
+                    "type": attr_type,
+                    **model.finish_aggregates(request.aggr_methods, buckets, start, period),
+                }
+        return body
 
 
 async def _fold_into_current(tx: WriteTransaction, current: Entity | None, given: dict[str, Any], now: str) -> None:

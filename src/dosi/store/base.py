@@ -105,6 +105,10 @@ class OutboxRow:
     seq: int = 0
 
 
+# one aggregation period: (index, count, sum, avg, min, max, sum of squares, distinct values or None)
+Bucket = tuple[int, int, float | None, float | None, float | None, float | None, float | None, int | None]
+
+
 @dataclass
 class HistoryRow:
     """One instance of one attribute at one time (the temporal representation's unit)."""
@@ -198,9 +202,17 @@ class EntityStore(Protocol):
     async def history(
         self, tenant: str, entity_ids: list[str], attrs: list[str] | None, window: TimeWindow
     ) -> list[HistoryRow]: ...
+    async def history_attrs(self, tenant: str, entity_id: str, attrs: list[str] | None) -> list[tuple[str, str]]: ...
     async def aggregate(
-        self, tenant: str, entity_id: str, attr: str, window: TimeWindow, start: float, period: float
-    ) -> list[tuple[int, int, float | None, float | None, float | None, float | None, float | None, int]]: ...
+        self,
+        tenant: str,
+        entity_id: str,
+        attr: str,
+        window: TimeWindow,
+        start: float | None,  # where the first period begins; None: at the first instance in the window
+        period: float,
+        distinct: bool,  # count distinct values too (costs a sort)
+    ) -> tuple[float, list[Bucket]]: ...
     async def prune_history(self, scope: PruneScope, cutoff: float, spared: list[PruneScope]) -> int: ...
     async def maintain_history(self, now: float) -> None: ...  # e.g. create the coming time partitions
     # hosted and cached @context documents (tenant-independent)

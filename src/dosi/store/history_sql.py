@@ -14,6 +14,17 @@ TIME_COLUMNS = {
     "modifiedAt": "modified_ts",
     "deletedAt": "deleted_ts",
 }
+# the attributes an entity has in the history: a loose index scan, one probe per attribute
+ATTRS_OF_ENTITY = """
+WITH RECURSIVE a(attr) AS (
+    SELECT min(attr) FROM history WHERE tenant = {t} AND entity_id = {e}
+    UNION ALL
+    SELECT (SELECT min(attr) FROM history WHERE tenant = {t} AND entity_id = {e} AND attr > a.attr)
+    FROM a WHERE a.attr IS NOT NULL
+)
+SELECT a.attr, (SELECT {type_of} FROM history h WHERE h.tenant = {t} AND h.entity_id = {e} AND h.attr = a.attr LIMIT 1)
+FROM a WHERE a.attr IS NOT NULL
+"""
 LATEST_FIRST = "g.observed_ts DESC NULLS LAST, g.created_ts DESC"  # the latest instance of `history g` first
 COLUMNS = "entity_id, types, attr, instance_id, dataset_id, observed_ts, created_ts, modified_ts, deleted_ts, num, doc"
 
@@ -86,6 +97,19 @@ class HistoryWhere:
         if scope.type is not None:
             clauses.append(self.has_type(self.mark(scope.type)))
         return clauses
+
+    def of_attr(self, tenant: str, entity_id: str, attr: str, window: TimeWindow) -> str:
+        """One attribute's live instances in the window that have the window's time property."""
+        column = "h." + TIME_COLUMNS[window.timeproperty]
+        clauses = [
+            f"h.tenant = {self.mark(tenant)}",
+            f"h.entity_id = {self.mark(entity_id)}",
+            f"h.attr = {self.mark(attr)}",
+            "h.deleted_ts IS NULL",
+            *self.window(window),
+            f"{column} IS NOT NULL",
+        ]
+        return " AND ".join(clauses)
 
     def grouped(self, query: EntityQuery, window: TimeWindow, filters: InstanceFilters) -> str:
         """FROM ... GROUP BY h.entity_id: the entities with instances in the window that pass every filter.

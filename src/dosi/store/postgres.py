@@ -17,6 +17,7 @@ import orjson
 from dosi.errors import BadRequestData
 from dosi.store.base import (
     AttributeInfo,
+    Bucket,
     Entity,
     EntityQuery,
     HistoryRow,
@@ -32,7 +33,7 @@ from dosi.store.base import (
     only_type_filter,
     single_type,
 )
-from dosi.store.history_sql import COLUMNS, TIME_COLUMNS, HistoryWhere
+from dosi.store.history_sql import ATTRS_OF_ENTITY, COLUMNS, TIME_COLUMNS, HistoryWhere
 from dosi.store.history_sql import when as _when
 from dosi.store.postgres_sql import PostgresHistoryFilters, PostgresWhere
 
@@ -546,20 +547,39 @@ class PostgresStore:
         out.sort(key=lambda row: (row.entity_id, row.attr, _when(row, key)))
         return out
 
+    async def history_attrs(self, tenant: str, entity_id: str, attrs: list[str] | None) -> list[tuple[str, str]]:
+        sql = ATTRS_OF_ENTITY.format(t="$1", e="$2", type_of="h.doc ->> 'type'")
+        rows = await self.pool.fetch(sql, tenant, entity_id)
+        return [(r[0], r[1] or "Property") for r in rows if attrs is None or r[0] in attrs]
+
     async def aggregate(
-        self, tenant: str, entity_id: str, attr: str, window: TimeWindow, start: float, period: float
-    ) -> list[tuple[int, int, float | None, float | None, float | None, float | None, float | None, int]]:
-        params: list[Any] = [start, period, tenant, entity_id, attr]
-        clauses = ["h.tenant = $3", "h.entity_id = $4", "h.attr = $5", "h.deleted_ts IS NULL"]
-        clauses.extend(self._history_where(params).window(window))
+        self,
+        tenant: str,
+        entity_id: str,
+        attr: str,
+        window: TimeWindow,
+        start: float | None,
+        period: float,
+        distinct: bool,
+    ) -> tuple[float, list[Bucket]]:
+        params: list[Any] = []
+        where = self._history_where(params).of_attr(tenant, entity_id, attr, window)
         column = "h." + TIME_COLUMNS[window.timeproperty]
+        if start is None:
+            start = await self.pool.fetchval(f"SELECT min({column}) FROM history h WHERE {where}", *params)
+            if start is None:
+                return 0.0, []
+        counted = "count(DISTINCT h.doc -> 'value')" if distinct else "NULL::bigint"
+        n = len(params)
         rows = await self.pool.fetch(
-            f"SELECT floor(({column} - $1) / $2)::int AS bucket, count(*), sum(h.num), avg(h.num), min(h.num),"
-            f" max(h.num), sum(h.num * h.num), count(DISTINCT h.doc -> 'value')"
-            f" FROM history h WHERE {' AND '.join(clauses)} AND {column} IS NOT NULL GROUP BY bucket ORDER BY bucket",
+            f"SELECT floor(({column} - ${n + 1}) / ${n + 2})::int AS bucket, count(*), sum(h.num), avg(h.num),"
+            f" min(h.num), max(h.num), sum(h.num * h.num), {counted}"
+            f" FROM history h WHERE {where} GROUP BY bucket ORDER BY bucket",
             *params,
+            start,
+            period,
         )
-        return [tuple(r) for r in rows]
+        return start, [tuple(r) for r in rows]
 
     async def prune_history(self, scope: PruneScope, cutoff: float, spared: list[PruneScope]) -> int:
         deleted = 0

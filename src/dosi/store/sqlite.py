@@ -23,6 +23,7 @@ from dosi.ngsild import geo
 from dosi.ngsild.model import bbox
 from dosi.store.base import (
     AttributeInfo,
+    Bucket,
     Entity,
     EntityQuery,
     HistoryRow,
@@ -38,7 +39,7 @@ from dosi.store.base import (
     only_type_filter,
     single_type,
 )
-from dosi.store.history_sql import COLUMNS, TIME_COLUMNS, HistoryWhere
+from dosi.store.history_sql import ATTRS_OF_ENTITY, COLUMNS, TIME_COLUMNS, HistoryWhere
 from dosi.store.history_sql import when as _when
 from dosi.store.sqlite_sql import SqliteHistoryFilters, SqliteWhere
 
@@ -591,20 +592,35 @@ class SqliteStore:
         out.sort(key=lambda row: (row.entity_id, row.attr, _when(row, key)))
         return out
 
+    async def history_attrs(self, tenant: str, entity_id: str, attrs: list[str] | None) -> list[tuple[str, str]]:
+        sql = ATTRS_OF_ENTITY.format(t=":t", e=":e", type_of="json_extract(h.doc, '$.type')")
+        rows = self.db.execute(sql, {"t": tenant, "e": entity_id}).fetchall()
+        return [(r[0], r[1] or "Property") for r in rows if attrs is None or r[0] in attrs]
+
     async def aggregate(
-        self, tenant: str, entity_id: str, attr: str, window: TimeWindow, start: float, period: float
-    ) -> list[tuple[int, int, float | None, float | None, float | None, float | None, float | None, int]]:
-        params: list[Any] = [start, period, tenant, entity_id, attr]
-        clauses = ["h.tenant = ?", "h.entity_id = ?", "h.attr = ?", "h.deleted_ts IS NULL"]
-        clauses.extend(self._history_where(params).window(window))
+        self,
+        tenant: str,
+        entity_id: str,
+        attr: str,
+        window: TimeWindow,
+        start: float | None,
+        period: float,
+        distinct: bool,
+    ) -> tuple[float, list[Bucket]]:
+        params: list[Any] = []
+        where = self._history_where(params).of_attr(tenant, entity_id, attr, window)
         column = "h." + TIME_COLUMNS[window.timeproperty]
+        if start is None:
+            start = self.db.execute(f"SELECT min({column}) FROM history h WHERE {where}", params).fetchone()[0]
+            if start is None:
+                return 0.0, []
+        counted = "count(DISTINCT json_extract(h.doc, '$.value'))" if distinct else "NULL"
         rows = self.db.execute(
             f"SELECT CAST(({column} - ?) / ? AS INTEGER) AS bucket, count(*), sum(h.num), avg(h.num), min(h.num),"
-            f" max(h.num), sum(h.num * h.num), count(DISTINCT json_extract(h.doc, '$.value'))"
-            f" FROM history h WHERE {' AND '.join(clauses)} AND {column} IS NOT NULL GROUP BY bucket ORDER BY bucket",
-            params,
+            f" max(h.num), sum(h.num * h.num), {counted} FROM history h WHERE {where} GROUP BY bucket ORDER BY bucket",
+            [start, period, *params],
         ).fetchall()
-        return [tuple(r) for r in rows]
+        return start, [tuple(r) for r in rows]
 
     async def prune_history(self, scope: PruneScope, cutoff: float, spared: list[PruneScope]) -> int:
         params: list[Any] = []
