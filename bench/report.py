@@ -1,0 +1,67 @@
+"""docs/benchmarks.md's results table, rendered from the newest JSON record of each backend."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+DOC = Path(__file__).resolve().parents[1] / "docs" / "benchmarks.md"
+BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
+
+
+def newest(folder: Path, backend: str) -> dict[str, Any] | None:
+    """The newest full-size record of a backend, else the newest of any size."""
+    records = sorted(folder.glob(f"*-{backend}-*.json"))
+    full = [r for r in records if r.name.endswith("-full.json")]
+    chosen = (full or records)[-1:] if records else []
+    return json.loads(chosen[0].read_text()) if chosen else None
+
+
+def _number(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float) and abs(value) >= 100:
+        return f"{value:,.0f}"
+    return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
+
+
+def table(record: dict[str, Any]) -> str:
+    m = record["machine"]
+    lines = [
+        f"### {record['backend']} — size {record['size']}, {record['workers']} workers, {record['when']}",
+        "",
+        f"Machine: {m['cpu']}, {m['cores']} cores, {m['memory_gib']} GiB; Python {m['python']}, "
+        f"SQLite {m['sqlite']}{', ' + m['postgres'] if m.get('postgres') else ''}; {m['wrk']}; "
+        f"Dosi {m['dosi']} at `{m['commit']}`. Run took {record['seconds']} s.",
+        "",
+        "Ceilings measured in this run: "
+        + ", ".join(f"{k} {_number(v)}/s" for k, v in record["ceilings"].items())
+        + ".",
+        "",
+        "| | Scenario | Result | p50 / p95 / p99 ms | Ceiling | Ratio | Target | Met | Notes |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in record["results"]:
+        latency = " / ".join(_number(r.get(k), 2) for k in ("p50_ms", "p95_ms", "p99_ms"))
+        ceiling = f"{r['ceiling']} {_number(r['ceiling_value'])}" if r.get("ceiling") else "–"
+        ratio = f"{r['ratio']:.0%}" if r.get("ratio") is not None else "–"
+        met = {True: "yes", False: "**no**", None: "–"}[r.get("met")]
+        notes = r.get("notes", "")
+        if r.get("client_cpu_cores") is not None:
+            notes += f"; wrk used {r['client_cpu_cores']:.2f} cores"
+        value = f"{_number(r['value'], 3)} {r['unit']}" if r.get("value") is not None else "not measured"
+        lines.append(
+            f"| {r['scenario']} | {r['title']} | {value} | {latency} | {ceiling} | {ratio} | {r['target']} | {met} "
+            f"| {notes} |"
+        )
+    return "\n".join(lines)
+
+
+def write(folder: Path) -> None:
+    parts = [table(rec) for backend in ("sqlite", "postgres") if (rec := newest(folder, backend)) is not None]
+    text = DOC.read_text()
+    head, _, rest = text.partition(BEGIN)
+    _, _, tail = rest.partition(END)
+    DOC.write_text(f"{head}{BEGIN}\n" + "\n\n".join(parts) + f"\n{END}{tail}")
+    print(f"wrote {DOC}")

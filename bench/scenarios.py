@@ -1,0 +1,486 @@
+"""Scenarios S1-S11 against a real `dosi serve`, each recorded beside its ceiling."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import httpx
+import orjson
+
+from bench import datagen, server, wrk
+
+API = "/ngsi-ld/v1"
+
+
+@dataclass
+class Size:
+    name: str
+    entities: int  # the city loaded for S3-S6 and S10
+    instances: int  # history length of the one station S7 aggregates
+    seconds: float  # duration of each load run
+    deep_offset: int  # S6's offset
+
+
+SIZES = {
+    "smoke": Size("smoke", entities=4000, instances=20_000, seconds=2, deep_offset=800),
+    "full": Size("full", entities=1_000_000, instances=1_000_000, seconds=10, deep_offset=500_000),
+}
+
+
+@dataclass
+class Result:
+    scenario: str
+    title: str
+    value: float | None
+    unit: str
+    p50_ms: float | None = None
+    p95_ms: float | None = None
+    p99_ms: float | None = None
+    ceiling: str | None = None
+    ceiling_value: float | None = None
+    ratio: float | None = None
+    target: str = ""
+    met: bool | None = None
+    notes: str = ""
+    client_cpu_cores: float | None = None
+
+    def record(self) -> dict[str, Any]:
+        return {k: (round(v, 4) if isinstance(v, float) else v) for k, v in asdict(self).items()}
+
+
+@dataclass
+class Run:
+    backend: str
+    database_url: str
+    size: Size
+    workers: int
+    ceilings: dict[str, float] = field(default_factory=dict)
+    results: list[Result] = field(default_factory=list)
+    dosi: server.Server | None = None
+
+    @property
+    def base(self) -> str:
+        assert self.dosi is not None
+        return self.dosi.base
+
+    def add(self, result: Result) -> Result:
+        self.results.append(result)
+        shown = "n/a" if result.value is None else f"{result.value:,.1f} {result.unit}"
+        ratio = "" if result.ratio is None else f" ({result.ratio:.0%} of {result.ceiling})"
+        verdict = {True: "met", False: "MISSED", None: "-"}[result.met]
+        print(f"  {result.scenario:4} {result.title:44} {shown}{ratio}  target {result.target or '-'}: {verdict}")
+        return result
+
+    def ratio(self, value: float, ceiling: str) -> tuple[float | None, float | None]:
+        bound = self.ceilings.get(ceiling)
+        return bound, (value / bound if bound else None)
+
+    def wrk(self, script: str, path: str, connections: int = 16, **env: str) -> wrk.Load:
+        return wrk.run(self.base + path, script, self.size.seconds, connections=connections, env=env)
+
+
+def _paths(paths: list[str]) -> str:
+    with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as f:
+        f.write("\n".join(paths) + "\n")
+    return f.name
+
+
+def _load(run: Run, count: int, batch: int = 1000, clients: int = 2) -> float:
+    """Load the city through POST /entityOperations/upsert; entities/s of the whole load."""
+
+    async def go() -> float:
+        bodies = datagen.batches(count, batch)
+        lock = asyncio.Lock()
+        async with httpx.AsyncClient(base_url=run.base + API, timeout=600) as client:
+
+            async def worker() -> None:
+                while True:
+                    async with lock:
+                        chunk = next(bodies, None)
+                    if chunk is None:
+                        return
+                    answer = await client.post(
+                        "/entityOperations/upsert",
+                        content=orjson.dumps(chunk),
+                        headers={"Content-Type": "application/json"},
+                    )
+                    if answer.status_code not in (201, 204):
+                        raise RuntimeError(f"upsert answered {answer.status_code}: {answer.text[:300]}")
+
+            began = time.perf_counter()
+            await asyncio.gather(*(worker() for _ in range(clients)))
+            return count / (time.perf_counter() - began)
+
+    return asyncio.run(go())
+
+
+# -- S1, S2: writes --------------------------------------------------------
+def s1_create(run: Run) -> Result:
+    load = run.wrk("post_entity.lua", API + "/entities")
+    bound, ratio = run.ratio(load.rate, "http_post")
+    target = "≥ 3,000/s and ≥ 25% of POST ceiling" if run.backend == "sqlite" else "≥ 2,000/s"
+    met = load.rate >= 3000 and (ratio or 0) >= 0.25 if run.backend == "sqlite" else load.rate >= 2000
+    return run.add(
+        Result(
+            "S1", "create one entity per request (c16)", load.rate, "req/s", load.p50_ms, load.p95_ms, load.p99_ms,
+            "http_post", bound, ratio, target, met and load.errors == 0,
+            f"{load.errors} errors; one-row-commit ceiling {run.ceilings.get('db_commit_1row', 0):,.0f}/s",
+            load.client_share,
+        )
+    )  # fmt: skip
+
+
+def s2_batch(run: Run) -> Result:
+    folder = tempfile.mkdtemp()
+    files = []
+    for number, chunk in enumerate(datagen.batches(20_000, 1000, seed=99)):
+        name = os.path.join(folder, f"batch-{number}.json")
+        with open(name, "wb") as f:
+            f.write(orjson.dumps(chunk))
+        files.append(name)
+    load = run.wrk("post_bodies.lua", API + "/entityOperations/upsert", connections=2,
+                   BENCH_BODIES=_paths(files), BENCH_PATH=API + "/entityOperations/upsert")  # fmt: skip
+    rate = load.rate * 1000
+    bound, ratio = run.ratio(rate, "db_batch_rows")
+    if run.backend == "sqlite":
+        target, met = "≥ 50,000 entities/s", rate >= 50_000
+    else:
+        target, met = "≥ 80% of raw COPY", (ratio or 0) >= 0.8
+    return run.add(
+        Result(
+            "S2",
+            "batch upsert, 1,000 entities per request",
+            rate,
+            "entities/s",
+            load.p50_ms,
+            load.p95_ms,
+            load.p99_ms,
+            "db_batch_rows",
+            bound,
+            ratio,
+            target,
+            met and load.errors == 0,
+            f"{load.errors} errors",
+            load.client_share,
+        )  # fmt: skip
+    )
+
+
+# -- S3-S6: reads on the loaded city -----------------------------------------
+def _sample_ids(run: Run, count: int, k: int) -> list[str]:
+    rng = random.Random(5)
+    return [datagen.entity_id(datagen.kind_of(n), n) for n in (rng.randrange(count) for _ in range(k))]
+
+
+def s3_retrieve(run: Run) -> Result:
+    ids = _sample_ids(run, run.size.entities, 10_000)
+    load = run.wrk("get_paths.lua", "/", BENCH_PATHS=_paths([f"{API}/entities/{i}" for i in ids]))
+    bound, ratio = run.ratio(load.rate, "http_get")
+    if run.backend == "sqlite":
+        target, met = "≥ 5,000/s and ≥ 30% of GET ceiling", load.rate >= 5000 and (ratio or 0) >= 0.3
+    else:
+        target, met = "≥ 3,000/s", load.rate >= 3000
+    return run.add(
+        Result(
+            "S3",
+            "retrieve by id (c16)",
+            load.rate,
+            "req/s",
+            load.p50_ms,
+            load.p95_ms,
+            load.p99_ms,
+            "http_get",
+            bound,
+            ratio,
+            target,
+            met and load.errors == 0,
+            f"{load.errors} errors",
+            load.client_share,
+        )  # fmt: skip
+    )
+
+
+def _latency(run: Run, code: str, title: str, paths: list[str], p50: float, p99: float | None) -> Result:
+    load = run.wrk("get_paths.lua", "/", connections=4, BENCH_PATHS=_paths(paths))
+    met = load.p50_ms <= p50 and (p99 is None or load.p99_ms <= p99) and load.errors == 0
+    target = f"p50 ≤ {p50:g} ms" + (f", p99 ≤ {p99:g} ms" if p99 else "")
+    return run.add(
+        Result(
+            code,
+            title,
+            load.rate,
+            "req/s",
+            load.p50_ms,
+            load.p95_ms,
+            load.p99_ms,
+            None,
+            None,
+            None,
+            target,
+            met,
+            f"c4; {load.errors} errors; {run.size.entities:,} entities",
+            load.client_share,
+        )  # fmt: skip
+    )
+
+
+def s4_query(run: Run) -> Result:
+    rng = random.Random(8)
+    paths = [
+        f"{API}/entities?type=AirQualityObserved&q=pm25>{rng.randint(20, 45)};pm10<{rng.randint(30, 70)}&limit=20"
+        for _ in range(200)
+    ]
+    return _latency(run, "S4", "query by type + q", paths, 10, 50)
+
+
+def s5_near(run: Run) -> Result:
+    rng = random.Random(9)
+    paths = []
+    for _ in range(200):
+        lon, lat = datagen.point(rng)
+        paths.append(
+            f"{API}/entities?type=ParkingSpot&georel=near;maxDistance==300&geometry=Point"
+            f"&coordinates=[{lon},{lat}]&limit=20"
+        )
+    return _latency(run, "S5", "geo-query near (300 m)", paths, 20, None)
+
+
+def s6_deep_page(run: Run) -> Result:
+    per_type = run.size.entities // len(datagen.TYPES)
+    offset = min(run.size.deep_offset, max(0, per_type - 20))
+    first = run.wrk("get_paths.lua", "/", connections=1,
+                    BENCH_PATHS=_paths([f"{API}/entities?type=ParkingSpot&limit=20&offset=0"]))  # fmt: skip
+    deep = run.wrk("get_paths.lua", "/", connections=1,
+                   BENCH_PATHS=_paths([f"{API}/entities?type=ParkingSpot&limit=20&offset={offset}"]))  # fmt: skip
+    ratio = deep.p50_ms / first.p50_ms if first.p50_ms else None
+    return run.add(
+        Result(
+            "S6",
+            f"deep page (offset {offset:,}) vs offset 0",
+            deep.p50_ms,
+            "ms p50",
+            deep.p50_ms,
+            deep.p95_ms,
+            deep.p99_ms,
+            "offset 0 p50 ms",
+            first.p50_ms,
+            ratio,
+            "within 2× of offset 0",
+            ratio is not None and ratio <= 2.0,
+            "c1; ratio is deep ÷ first page",
+            deep.client_share,
+        )  # fmt: skip
+    )
+
+
+# -- S7: temporal aggregation ----------------------------------------------------
+def s7_aggregate(run: Run) -> Result:
+    station = "urn:ngsi-ld:AirQualityObserved:bench-station"
+
+    async def go() -> tuple[float, list[float], int]:
+        async with httpx.AsyncClient(base_url=run.base + API, timeout=600) as client:
+            readings = datagen.readings(run.size.instances)
+            first = [next(readings) for _ in range(1)]
+            created = await client.post(
+                "/temporal/entities", json={"id": station, "type": "AirQualityObserved", "pm25": first}
+            )
+            if created.status_code not in (201, 204):
+                raise RuntimeError(f"temporal create answered {created.status_code}: {created.text[:300]}")
+            began = time.perf_counter()
+            while chunk := [r for _, r in zip(range(10_000), readings, strict=False)]:
+                answer = await client.post(f"/temporal/entities/{station}/attrs", json={"pm25": chunk})
+                if answer.status_code != 204:
+                    raise RuntimeError(f"adding instances answered {answer.status_code}: {answer.text[:300]}")
+            load_rate = run.size.instances / (time.perf_counter() - began)
+            params = {"options": "aggregatedValues", "aggrMethods": "avg,min,max", "aggrPeriodDuration": "PT1H"}
+            times = []
+            buckets = 0
+            for _ in range(5):
+                began = time.perf_counter()
+                answer = await client.get(f"/temporal/entities/{station}", params=params)
+                times.append(time.perf_counter() - began)
+                if answer.status_code != 200:
+                    raise RuntimeError(f"aggregation answered {answer.status_code}: {answer.text[:300]}")
+                buckets = len(answer.json()["pm25"]["avg"])
+            return load_rate, times, buckets
+
+    load_rate, times, buckets = asyncio.run(go())
+    seconds = statistics.median(times)
+    return run.add(
+        Result(
+            "S7",
+            f"hourly avg/min/max over {run.size.instances:,} instances",
+            seconds,
+            "s (median of 5)",
+            seconds * 1000,
+            None,
+            max(times) * 1000,
+            None,
+            None,
+            None,
+            "≤ 1 s",
+            seconds <= 1.0,
+            f"{buckets:,} hourly buckets; history loaded at {load_rate:,.0f} instances/s",
+        )  # fmt: skip
+    )
+
+
+# -- S8: notification latency ------------------------------------------------------
+def s8_notify(run: Run, receiver_host: str = "127.0.0.1") -> Result:
+    rate = 500
+    count = int(rate * run.size.seconds)
+    arrivals: dict[int, float] = {}
+
+    open_writers: list[asyncio.StreamWriter] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        open_writers.append(writer)
+        try:
+            while True:
+                head = await reader.readuntil(b"\r\n\r\n")
+                length = 0
+                for line in head.split(b"\r\n"):
+                    if line.lower().startswith(b"content-length:"):
+                        length = int(line.split(b":", 1)[1])
+                body = await reader.readexactly(length)
+                now = time.time()
+                for item in orjson.loads(body).get("data", []):
+                    sequence = int(item["seq"])
+                    arrivals[sequence] = now - float(item["sentAt"])
+                writer.write(b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n")
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError, asyncio.CancelledError):
+            writer.close()
+
+    async def go() -> None:
+        from dosi.notify.http1 import KeepAliveClient
+
+        receiver = await asyncio.start_server(handle, receiver_host, 0)
+        port = receiver.sockets[0].getsockname()[1]
+        async with httpx.AsyncClient(base_url=run.base + API, timeout=30) as client:
+            probe = {"id": "urn:ngsi-ld:Probe:latency", "type": "Probe",
+                     "seq": {"type": "Property", "value": -1}, "sentAt": {"type": "Property", "value": 0}}  # fmt: skip
+            await client.post("/entities", json=probe)
+            subscription = {
+                "type": "Subscription",
+                "entities": [{"type": "Probe"}],
+                "watchedAttributes": ["seq"],
+                "notification": {"format": "keyValues", "attributes": ["seq", "sentAt"],
+                                 "endpoint": {"uri": f"http://{receiver_host}:{port}/notify"}},
+            }  # fmt: skip
+            made = await client.post("/subscriptions", json=subscription)
+            if made.status_code != 201:
+                raise RuntimeError(f"subscription answered {made.status_code}: {made.text[:300]}")
+        sender = KeepAliveClient(timeout=10, per_host=8)
+        url = run.base + API + "/entities/urn:ngsi-ld:Probe:latency/attrs"
+        began = time.perf_counter()
+
+        async def send(sequence: int) -> None:
+            delay = began + sequence / rate - time.perf_counter()
+            if delay > 0:
+                await asyncio.sleep(delay)
+            body = orjson.dumps({"seq": {"type": "Property", "value": sequence},
+                                 "sentAt": {"type": "Property", "value": time.time()}})  # fmt: skip
+            await sender.post(url, body, {"Content-Type": "application/json"})
+
+        window = asyncio.Semaphore(8)  # updates of one entity in flight at once, as a city's sensors send them
+
+        async def paced(sequence: int) -> None:
+            async with window:
+                await send(sequence)
+
+        await asyncio.gather(*(paced(i) for i in range(count)))
+        deadline = time.perf_counter() + 30
+        while len(arrivals) < count and time.perf_counter() < deadline:
+            await asyncio.sleep(0.05)
+        await sender.close()
+        receiver.close()
+        for writer in open_writers:
+            writer.close()
+        await asyncio.sleep(0.1)
+
+    asyncio.run(go())
+    latencies = sorted(v * 1000 for v in arrivals.values())
+    lost = count - len(arrivals)
+    if not latencies:
+        return run.add(Result("S8", "notification latency", None, "ms", target="p50 ≤ 10 ms, p99 ≤ 100 ms",
+                              met=False, notes="no notification arrived"))  # fmt: skip
+    p50, p95, p99 = (latencies[min(len(latencies) - 1, int(len(latencies) * q))] for q in (0.5, 0.95, 0.99))
+    return run.add(
+        Result(
+            "S8",
+            f"notification latency at {rate} updates/s",
+            p50,
+            "ms p50",
+            p50,
+            p95,
+            p99,
+            None,
+            None,
+            None,
+            "p50 ≤ 10 ms, p99 ≤ 100 ms",
+            p50 <= 10 and p99 <= 100 and lost == 0,
+            f"{count:,} updates, {lost} notifications missing",
+        )  # fmt: skip
+    )
+
+
+# -- S9-S11 ------------------------------------------------------------------------
+def s9_mqtt(run: Run) -> Result:
+    return run.add(
+        Result(
+            "S9",
+            "MQTT ingest (messages/s, zero loss)",
+            None,
+            "msg/s",
+            target="≥ 80% of raw Mosquitto",
+            notes="not measured: the MQTT ingest adapter is the ingest issue's work",
+        )  # fmt: skip
+    )
+
+
+def s10_memory(run: Run) -> Result:
+    assert run.dosi is not None
+    rss = run.dosi.rss_mb()
+    return run.add(
+        Result(
+            "S10",
+            f"server memory holding {run.size.entities:,} entities",
+            rss,
+            "MB RSS",
+            target="≤ 300 MB",
+            met=rss <= 300,
+            notes=f"{run.workers} workers + supervisor, after S3-S6",
+        )  # fmt: skip
+    )
+
+
+def s11_startup(run: Run) -> Result:
+    extra = {"DOSI_WORKERS": "1"}
+    dosi = server.dosi(run.database_url, 1, extra)
+    dosi.ready_path = API + "/entities?type=ParkingSpot&limit=1"
+    with dosi:
+        seconds = dosi.started_in
+    return run.add(
+        Result(
+            "S11",
+            "dosi serve → first answered query",
+            seconds,
+            "s",
+            target="≤ 2 s",
+            met=seconds <= 2.0,
+            notes=f"on the loaded store ({run.size.entities:,} entities), one worker",
+        )  # fmt: skip
+    )
+
+
+WRITE_SCENARIOS: list[Callable[[Run], Result]] = [s1_create, s2_batch]
+READ_SCENARIOS: list[Callable[[Run], Result]] = [s3_retrieve, s4_query, s5_near, s6_deep_page]
