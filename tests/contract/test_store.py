@@ -172,6 +172,16 @@ async def test_q_runs_in_the_database(city: EntityStore, q: str, expected: list[
     assert await q_ids(city, q) == expected
 
 
+@pytest.mark.parametrize("q", ["height>50", 'name=="Pisa"', "height==21.5", "speed==30..80", 'name=="Pisa","Louvre"'])
+async def test_q_value_index_both_ways(city: EntityStore, q: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A plain comparison starts from the value index or checks it entity by entity: the same answer."""
+    from dosi.store import sqlite
+
+    first = await q_ids(city, q)
+    monkeypatch.setattr(sqlite, "FEW_VALUES", 0)  # SQLite now treats every term as unselective
+    assert await q_ids(city, q) == first != []
+
+
 async def test_bad_regex_is_bad_request(city: EntityStore) -> None:
     with pytest.raises(BadRequestData):
         await q_ids(city, 'name~="(unclosed"')

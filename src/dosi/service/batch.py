@@ -67,6 +67,7 @@ class BatchService:
         now = now_iso()
         entities = self._parse(items, now, result)
         async with self.notifier.write(tenant) as tx:
+            await tx.prefetch([e["id"] for e in entities])
             for entity in entities:
                 rules.stamp_entity(entity, now)
                 if await tx.insert(entity):
@@ -80,6 +81,7 @@ class BatchService:
         now = now_iso()
         entities = self._parse(items, now, result)
         async with self.notifier.write(tenant) as tx:
+            await tx.prefetch([e["id"] for e in entities])
             for entity in entities:
                 if await tx.insert(_stamped(entity, now)):
                     result.ok(entity["id"])
@@ -110,6 +112,7 @@ class BatchService:
         now = now_iso()
         entities = self._parse(items, now, result, require_type=False)
         async with self.notifier.write(tenant) as tx:
+            await tx.prefetch([e["id"] for e in entities])
             for patch in entities:
                 entity = await tx.get(patch["id"])
                 if entity is None:
@@ -134,6 +137,7 @@ class BatchService:
         now = now_iso()
         entities = self._parse(items, now, result, require_type=False, allow_null=True)
         async with self.notifier.write(tenant) as tx:
+            await tx.prefetch([e["id"] for e in entities])
             for patch in entities:
                 entity = await tx.get(patch["id"])
                 if entity is None:

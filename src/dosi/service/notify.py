@@ -4,7 +4,6 @@ in the same transaction, so a committed change never loses its notifications.
 
 from __future__ import annotations
 
-import copy
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -36,6 +35,11 @@ def context_url(sub: dict[str, Any]) -> str:
     return str(sub.get("jsonldContext") or DEFAULT_CORE_URL)
 
 
+def _snapshot(entity: Entity | None) -> Entity | None:
+    """A copy the caller's later edits cannot reach (a JSON round trip: several times faster than deepcopy)."""
+    return None if entity is None else orjson.loads(orjson.dumps(entity))
+
+
 class Recording:
     """A write transaction that remembers each entity's state before and after (when anyone listens)."""
 
@@ -48,7 +52,10 @@ class Recording:
 
     def _remember(self, entity_id: str, before: Entity | None) -> None:
         if self.listening and entity_id not in self.before:
-            self.before[entity_id] = copy.deepcopy(before)
+            self.before[entity_id] = _snapshot(before)
+
+    async def prefetch(self, entity_ids: list[str]) -> None:
+        await self.tx.prefetch(entity_ids)
 
     async def get(self, entity_id: str) -> Entity | None:
         found = await self.tx.get(entity_id)
@@ -60,7 +67,7 @@ class Recording:
         if inserted:
             self._remember(entity["id"], None)
             if self.listening:
-                self.after[entity["id"]] = copy.deepcopy(entity)
+                self.after[entity["id"]] = _snapshot(entity)
         return inserted
 
     async def replace(self, entity: Entity) -> None:
@@ -68,7 +75,7 @@ class Recording:
             self._remember(entity["id"], await self.tx.get(entity["id"]))
         await self.tx.replace(entity)
         if self.listening:
-            self.after[entity["id"]] = copy.deepcopy(entity)
+            self.after[entity["id"]] = _snapshot(entity)
 
     async def delete(self, entity_id: str) -> bool:
         if self.listening and entity_id not in self.before:

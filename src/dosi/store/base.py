@@ -11,7 +11,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from dosi.ngsild.query import AttrPath, GeoQuery, QNode, TypeExpr
+from dosi.ngsild.query import AttrPath, Comparison, GeoQuery, QNode, Range, TypeExpr
 
 Entity = dict[str, Any]
 
@@ -152,6 +152,7 @@ class PruneScope:
 class WriteTransaction(Protocol):
     """Writes of one transaction; all of them commit together or none does."""
 
+    async def prefetch(self, entity_ids: list[str]) -> None: ...  # read (and lock) these entities in one go
     async def get(self, entity_id: str) -> Entity | None: ...
     async def insert(self, entity: Entity) -> bool: ...  # False when the id exists
     async def replace(self, entity: Entity) -> None: ...
@@ -264,6 +265,58 @@ def attribute_rows(entity: Entity) -> list[tuple[str, str]]:
         for inst in instances:
             rows.add((iri, inst.get("type", "Property")))
     return sorted(rows)
+
+
+_VALUE_MEMBERS = {
+    "Property": "value",
+    "Relationship": "object",
+    "VocabProperty": "vocab",
+    "LanguageProperty": "languageMap",
+}
+_SQL_OPERATORS = {"==": "=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
+
+
+def value_rows(entity: Entity) -> list[tuple[str, float | None, str | None]]:
+    """(attribute IRI, number, string) of every scalar an attribute's q comparison looks at, for the value index.
+
+    The scalars are those of the attribute's instances' value (an array's elements, a typed literal's @value),
+    object, vocab and languageMap members; booleans and structured values are left to the JSON comparison.
+    """
+    rows: set[tuple[str, float | None, str | None]] = set()
+    for iri, instances in entity.get("attrs", {}).items():
+        for inst in instances:
+            member = _VALUE_MEMBERS.get(inst.get("type", "Property"))
+            if member is None:
+                continue
+            value = inst.get(member)
+            if isinstance(value, dict):
+                value = list(value.values()) if member == "languageMap" else value.get("@value")
+            for item in value if isinstance(value, list) else [value]:
+                if isinstance(item, bool):
+                    continue
+                if isinstance(item, (int, float)):
+                    rows.add((iri, float(item), None))
+                elif isinstance(item, str):
+                    rows.add((iri, None, item))
+    return sorted(rows, key=lambda row: (row[0], row[1] is None, row[1] or 0.0, row[2] or ""))
+
+
+def indexed_comparison(node: Comparison) -> tuple[str, str, list[Any]] | None:
+    """(value-index column, SQL operator, parameters) of a comparison the value index can answer, else None."""
+    value = node.value
+    if node.op in ("!=", "~=", "!~="):
+        return None
+    if isinstance(value, Range):
+        values, operator = [value.low, value.high], "BETWEEN"
+    elif isinstance(value, tuple):
+        values, operator = list(value), "IN"
+    else:
+        values, operator = [value], _SQL_OPERATORS[node.op]
+    if all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in values):
+        return "num", operator, [float(v) for v in values]
+    if all(isinstance(v, str) for v in values):
+        return "txt", operator, values
+    return None
 
 
 def geo_rows(entity: Entity) -> list[tuple[str, dict[str, Any]]]:

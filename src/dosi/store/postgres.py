@@ -8,13 +8,14 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from importlib import resources
 from typing import Any
 
 import orjson
 
-from dosi.errors import BadRequestData
+from dosi.errors import AlreadyExists, BadRequestData
 from dosi.store.base import (
     AttributeInfo,
     Bucket,
@@ -32,6 +33,7 @@ from dosi.store.base import (
     geo_rows,
     only_type_filter,
     single_type,
+    value_rows,
 )
 from dosi.store.history_sql import ATTRS_OF_ENTITY, COLUMNS, TIME_COLUMNS, HistoryWhere
 from dosi.store.history_sql import when as _when
@@ -66,66 +68,147 @@ def _translate(err: Exception) -> Exception:
     return err
 
 
+@dataclass
+class _Pending:
+    """An entity write held until the transaction flushes, with its index rows computed when it was made."""
+
+    new: bool
+    doc: str
+    created: str
+    modified: str
+    types: list[str]
+    attrs: list[tuple[str, str]]
+    values: list[tuple[str, float | None, str | None]]
+    geos: list[tuple[str, str]]
+
+    @classmethod
+    def of(cls, entity: Entity, new: bool) -> _Pending:
+        return cls(
+            new,
+            orjson.dumps(entity).decode(),
+            entity["createdAt"],
+            entity["modifiedAt"],
+            list(dict.fromkeys(entity["type"])),
+            attribute_rows(entity),
+            value_rows(entity),
+            [(attr, orjson.dumps(geometry).decode()) for attr, geometry in geo_rows(entity)],
+        )
+
+
 class PostgresTransaction:
+    """Writes of one transaction. Entity writes are held and flushed together, a few statements per flush
+    whatever the number of entities; entities a transaction reads are locked (FOR UPDATE) and remembered."""
+
     def __init__(self, conn: Any, tenant: str):
         self.conn = conn
         self.tenant = tenant
+        self._known: dict[str, str | None] = {}  # id -> stored document (JSON text) or None when absent
+        self._pending: dict[str, _Pending] = {}
+
+    async def prefetch(self, entity_ids: list[str]) -> None:
+        missing = sorted({i for i in entity_ids if i not in self._known and i not in self._pending})
+        if not missing:
+            return
+        rows = await self.conn.fetch(
+            "SELECT id, doc::text FROM entities WHERE tenant = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE",
+            self.tenant,
+            missing,
+        )
+        found = {r[0]: r[1] for r in rows}
+        for entity_id in missing:
+            self._known[entity_id] = found.get(entity_id)
 
     async def get(self, entity_id: str) -> Entity | None:
-        doc = await self.conn.fetchval(
-            "SELECT doc FROM entities WHERE tenant = $1 AND id = $2 FOR UPDATE", self.tenant, entity_id
-        )
-        return doc
+        if entity_id in self._pending:
+            return orjson.loads(self._pending[entity_id].doc)
+        await self.prefetch([entity_id])
+        text = self._known[entity_id]
+        return None if text is None else orjson.loads(text)
 
     async def insert(self, entity: Entity) -> bool:
-        seq = await self.conn.fetchval(
-            "INSERT INTO entities (tenant, id, doc, created_at, modified_at) VALUES ($1, $2, $3, $4, $5)"
-            " ON CONFLICT (tenant, id) DO NOTHING RETURNING seq",
-            self.tenant,
-            entity["id"],
-            entity,
-            entity["createdAt"],
-            entity["modifiedAt"],
-        )
-        if seq is None:
+        entity_id = entity["id"]
+        if entity_id in self._pending:
             return False
-        await self._index(seq, entity)
-        await self.conn.execute("INSERT INTO tenants (tenant) VALUES ($1) ON CONFLICT DO NOTHING", self.tenant)
+        await self.prefetch([entity_id])
+        if self._known[entity_id] is not None:
+            return False
+        self._pending[entity_id] = _Pending.of(entity, new=True)
         return True
 
     async def replace(self, entity: Entity) -> None:
-        seq = await self.conn.fetchval(
-            "UPDATE entities SET doc = $3, modified_at = $4 WHERE tenant = $1 AND id = $2 RETURNING seq",
-            self.tenant,
-            entity["id"],
-            entity,
-            entity["modifiedAt"],
-        )
-        if seq is None:
-            await self.insert(entity)
+        entity_id = entity["id"]
+        if entity_id in self._pending:
+            new = self._pending[entity_id].new
+        else:
+            await self.prefetch([entity_id])
+            new = self._known[entity_id] is None
+        self._pending[entity_id] = _Pending.of(entity, new=new)
+
+    async def flush(self) -> None:
+        """Write the held entities: one UPDATE, one INSERT, then their index rows, in bulk."""
+        if not self._pending:
             return
-        await self._unindex(seq)
-        await self._index(seq, entity)
+        pending, self._pending = self._pending, {}
+        old = [(i, p) for i, p in pending.items() if not p.new]
+        new = [(i, p) for i, p in pending.items() if p.new]
+        written: list[tuple[int, _Pending]] = []
+        if old:
+            rows = await self.conn.fetch(
+                "UPDATE entities e SET doc = u.doc::jsonb, modified_at = u.modified"
+                " FROM unnest($2::text[], $3::text[], $4::text[]) AS u(id, doc, modified)"
+                " WHERE e.tenant = $1 AND e.id = u.id RETURNING e.id, e.seq",
+                self.tenant,
+                [i for i, _ in old],
+                [p.doc for _, p in old],
+                [p.modified for _, p in old],
+            )
+            seqs = {r[0]: r[1] for r in rows}
+            await self._unindex(list(seqs.values()))
+            written += [(seqs[i], p) for i, p in old]
+        if new:
+            rows = await self.conn.fetch(
+                "INSERT INTO entities (tenant, id, doc, created_at, modified_at)"
+                " SELECT $1, u.id, u.doc::jsonb, u.created, u.modified"
+                " FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS u(id, doc, created, modified)"
+                " ON CONFLICT (tenant, id) DO NOTHING RETURNING id, seq",
+                self.tenant,
+                [i for i, _ in new],
+                [p.doc for _, p in new],
+                [p.created for _, p in new],
+                [p.modified for _, p in new],
+            )
+            seqs = {r[0]: r[1] for r in rows}
+            raced = [i for i, _ in new if i not in seqs]
+            if raced:  # created by a concurrent transaction after this one found it absent
+                raise AlreadyExists(f"entity {raced[0]} was created concurrently")
+            await self.conn.execute("INSERT INTO tenants (tenant) VALUES ($1) ON CONFLICT DO NOTHING", self.tenant)
+            written += [(seqs[i], p) for i, p in new]
+        await self._index(written)
+        for entity_id, item in pending.items():
+            self._known[entity_id] = item.doc
 
     async def delete(self, entity_id: str) -> bool:
+        await self.flush()
         seq = await self.conn.fetchval(
             "DELETE FROM entities WHERE tenant = $1 AND id = $2 RETURNING seq", self.tenant, entity_id
         )
+        self._known[entity_id] = None
         if seq is None:
             return False
         await self.delete_history(entity_id)
-        await self._unindex(seq)
+        await self._unindex([seq])
         return True
 
     async def delete_matching(self, query: EntityQuery) -> int:
+        await self.flush()
+        self._known.clear()
         where = PostgresWhere()
         sql = where.build(query)
         rows = await self.conn.fetch(
             f"SELECT e.seq, e.id FROM {where.source} WHERE {sql} FOR UPDATE OF e", *where.params
         )
-        for row in rows:
-            await self._unindex(row[0])
         seqs = [r[0] for r in rows]
+        await self._unindex(seqs)
         await self.conn.execute("DELETE FROM entities WHERE seq = ANY($1::bigint[])", seqs)
         await self.conn.execute(
             "DELETE FROM history WHERE tenant = $1 AND entity_id = ANY($2::text[])", self.tenant, [r[1] for r in rows]
@@ -145,31 +228,44 @@ class PostgresTransaction:
         await self.conn.execute("NOTIFY dosi_outbox")  # delivered to listeners when this transaction commits
 
     async def add_history(self, rows: list[HistoryRow], upsert: bool = False) -> None:
+        if not rows:
+            return
         if upsert:  # one instance per (attribute, datasetId, observedAt)
+            timed = [r for r in rows if r.observed_ts is not None]
+            await self.conn.execute(
+                "DELETE FROM history h USING unnest($2::text[], $3::text[], $4::text[], $5::float8[])"
+                " AS u(entity_id, attr, dataset_id, observed_ts)"
+                " WHERE h.tenant = $1 AND h.entity_id = u.entity_id AND h.attr = u.attr"
+                " AND h.observed_ts = u.observed_ts AND h.dataset_id IS NOT DISTINCT FROM u.dataset_id",
+                self.tenant,
+                [r.entity_id for r in timed],
+                [r.attr for r in timed],
+                [r.dataset_id for r in timed],
+                [r.observed_ts for r in timed],
+            )
             await self.conn.executemany(
                 "DELETE FROM history WHERE tenant = $1 AND entity_id = $2 AND attr = $3"
-                " AND dataset_id IS NOT DISTINCT FROM $4 AND observed_ts IS NOT DISTINCT FROM $5",
-                [(self.tenant, r.entity_id, r.attr, r.dataset_id, r.observed_ts) for r in rows],
+                " AND dataset_id IS NOT DISTINCT FROM $4 AND observed_ts IS NULL",
+                [(self.tenant, r.entity_id, r.attr, r.dataset_id) for r in rows if r.observed_ts is None],
             )
-        await self.conn.executemany(
-            f"INSERT INTO history (tenant, {COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
-            [
-                (
-                    self.tenant,
-                    r.entity_id,
-                    r.types,
-                    r.attr,
-                    r.instance_id,
-                    r.dataset_id,
-                    r.observed_ts,
-                    r.created_ts,
-                    r.modified_ts,
-                    r.deleted_ts,
-                    r.num,
-                    r.doc,
-                )
-                for r in rows
-            ],
+        await self.conn.execute(
+            f"INSERT INTO history (tenant, {COLUMNS}) SELECT $1, u.entity_id, u.types::jsonb, u.attr, u.instance_id,"
+            " u.dataset_id, u.observed_ts, u.created_ts, u.modified_ts, u.deleted_ts, u.num, u.doc::jsonb"
+            " FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::float8[],"
+            " $9::float8[], $10::float8[], $11::float8[], $12::text[]) AS u(entity_id, types, attr, instance_id,"
+            " dataset_id, observed_ts, created_ts, modified_ts, deleted_ts, num, doc)",
+            self.tenant,
+            [r.entity_id for r in rows],
+            [orjson.dumps(r.types).decode() for r in rows],
+            [r.attr for r in rows],
+            [r.instance_id for r in rows],
+            [r.dataset_id for r in rows],
+            [r.observed_ts for r in rows],
+            [r.created_ts for r in rows],
+            [r.modified_ts for r in rows],
+            [r.deleted_ts for r in rows],
+            [r.num for r in rows],
+            [orjson.dumps(r.doc).decode() for r in rows],
         )
 
     async def delete_history(
@@ -210,38 +306,69 @@ class PostgresTransaction:
         )
         return bool(status.endswith(" 1"))
 
-    async def _unindex(self, seq: int) -> None:
+    async def _unindex(self, seqs: list[int]) -> None:
+        if not seqs:
+            return
         await self.conn.execute(
-            "UPDATE type_buckets b SET n = b.n - 1 FROM entity_types t WHERE t.seq = $1 AND b.tenant = t.tenant"
-            " AND b.type = t.type AND b.bucket = $1 >> 12",
-            seq,
+            "UPDATE type_buckets b SET n = b.n - c.k FROM (SELECT tenant, type, seq >> 12 AS bucket, count(*) AS k"
+            " FROM entity_types WHERE seq = ANY($1::bigint[]) GROUP BY 1, 2, 3) AS c"
+            " WHERE b.tenant = c.tenant AND b.type = c.type AND b.bucket = c.bucket",
+            seqs,
         )
-        for table in ("entity_types", "entity_attrs", "entity_geo"):
-            await self.conn.execute(f"DELETE FROM {table} WHERE seq = $1", seq)
+        for table in ("entity_types", "entity_attrs", "entity_values", "entity_geo"):
+            await self.conn.execute(f"DELETE FROM {table} WHERE seq = ANY($1::bigint[])", seqs)
 
-    async def _index(self, seq: int, entity: Entity) -> None:
+    async def _index(self, written: list[tuple[int, _Pending]]) -> None:
+        if not written:
+            return
         tenant = self.tenant
-        await self.conn.executemany(
-            "INSERT INTO entity_types (tenant, type, seq) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
-            [(tenant, t, seq) for t in entity["type"]],
+        types = [(seq, t) for seq, p in written for t in p.types]
+        await self.conn.execute(
+            "INSERT INTO entity_types (tenant, type, seq) SELECT $1, u.type, u.seq"
+            " FROM unnest($2::text[], $3::bigint[]) AS u(type, seq) ON CONFLICT DO NOTHING",
+            tenant,
+            [t for _, t in types],
+            [seq for seq, _ in types],
         )
-        await self.conn.executemany(
-            "INSERT INTO type_buckets (tenant, type, bucket, n) VALUES ($1, $2, $3 >> 12, 1)"
-            " ON CONFLICT (tenant, type, bucket) DO UPDATE SET n = type_buckets.n + 1",
-            [(tenant, t, seq) for t in set(entity["type"])],
+        await self.conn.execute(
+            "INSERT INTO type_buckets (tenant, type, bucket, n) SELECT $1, u.type, u.seq >> 12, count(*)"
+            " FROM unnest($2::text[], $3::bigint[]) AS u(type, seq) GROUP BY u.type, u.seq >> 12"
+            " ON CONFLICT (tenant, type, bucket) DO UPDATE SET n = type_buckets.n + EXCLUDED.n",
+            tenant,
+            [t for _, t in types],
+            [seq for seq, _ in types],
         )
-        rows = attribute_rows(entity)
-        if rows:
-            await self.conn.executemany(
-                "INSERT INTO entity_attrs (tenant, attr, seq, atype) VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING",
-                [(tenant, attr, seq, atype) for attr, atype in rows],
+        attrs = [(seq, attr, atype) for seq, p in written for attr, atype in p.attrs]
+        if attrs:
+            await self.conn.execute(
+                "INSERT INTO entity_attrs (tenant, attr, seq, atype) SELECT $1, u.attr, u.seq, u.atype"
+                " FROM unnest($2::text[], $3::bigint[], $4::text[]) AS u(attr, seq, atype) ON CONFLICT DO NOTHING",
+                tenant,
+                [a for _, a, _ in attrs],
+                [seq for seq, _, _ in attrs],
+                [t for _, _, t in attrs],
             )
-        geos = geo_rows(entity)
+        values = [(seq, attr, num, txt) for seq, p in written for attr, num, txt in p.values]
+        if values:
+            await self.conn.execute(
+                "INSERT INTO entity_values (tenant, attr, seq, num, txt) SELECT $1, u.attr, u.seq, u.num, u.txt"
+                " FROM unnest($2::text[], $3::bigint[], $4::float8[], $5::text[]) AS u(attr, seq, num, txt)",
+                tenant,
+                [v[1] for v in values],
+                [v[0] for v in values],
+                [v[2] for v in values],
+                [v[3] for v in values],
+            )
+        geos = [(seq, attr, geojson) for seq, p in written for attr, geojson in p.geos]
         if geos:
-            await self.conn.executemany(
+            await self.conn.execute(
                 "INSERT INTO entity_geo (seq, tenant, attr, geom)"
-                " VALUES ($1, $2, $3, ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON($4), 4326)))",
-                [(seq, tenant, attr, orjson.dumps(geometry).decode()) for attr, geometry in geos],
+                " SELECT u.seq, $1, u.attr, ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(u.geojson), 4326))"
+                " FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u(seq, attr, geojson)",
+                tenant,
+                [g[0] for g in geos],
+                [g[1] for g in geos],
+                [g[2] for g in geos],
             )
 
 
@@ -289,7 +416,9 @@ class PostgresStore:
     async def transaction(self, tenant: str) -> AsyncIterator[PostgresTransaction]:
         async with self.pool.acquire() as conn, conn.transaction():
             try:
-                yield PostgresTransaction(conn, tenant)
+                tx = PostgresTransaction(conn, tenant)
+                yield tx
+                await tx.flush()
             except Exception as err:
                 raise _translate(err) from None
 
@@ -399,8 +528,8 @@ class PostgresStore:
 
     async def reset(self) -> None:
         await self.pool.execute(
-            "TRUNCATE entities, entity_types, entity_attrs, entity_geo, tenants, contexts, subscriptions, type_buckets,"
-            " outbox, history"
+            "TRUNCATE entities, entity_types, entity_attrs, entity_values, entity_geo, tenants, contexts,"
+            " subscriptions, type_buckets, outbox, history"
             " RESTART IDENTITY"
         )
 

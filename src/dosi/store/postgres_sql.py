@@ -20,7 +20,7 @@ from dosi.ngsild.query import (
     TypeExpr,
     scope_regex,
 )
-from dosi.store.base import EntityQuery, single_type
+from dosi.store.base import EntityQuery, indexed_comparison, single_type
 from dosi.store.history_sql import LATEST_FIRST
 
 _COMPARE = {"==": "=", "!=": "<>", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
@@ -42,6 +42,8 @@ def jsonpath_key(name: str) -> str:
 class PostgresWhere:
     def __init__(self, params: list[Any] | None = None) -> None:
         self.params: list[Any] = params if params is not None else []
+        self.values_index = True  # plain q comparisons go through entity_values
+        self.tenant = ""
         self.source = "entities e"
         self.order_key = "e.seq"
 
@@ -58,6 +60,7 @@ class PostgresWhere:
             self.order_key = "t.seq"
             clauses.append(f"t.tenant = {self.p(query.tenant)} AND t.type = {self.p(single)}")
         clauses.append(f"e.tenant = {self.p(query.tenant)}")
+        self.tenant = query.tenant
         if query.ids is not None:
             clauses.append(f"e.id = ANY({self.p(list(query.ids))}::text[])")
         if query.id_pattern is not None:
@@ -170,7 +173,31 @@ class PostgresWhere:
             base + ".languageMap.*",
         ]
 
+    def _indexed(self, node: Comparison) -> str | None:
+        """A plain comparison of numbers or strings, answered by the value index; None when it is not one."""
+        if not self.values_index or node.path.sub or node.path.keys:
+            return None
+        compared = indexed_comparison(node)
+        if compared is None:
+            return None
+        column, operator, values = compared
+        if column == "txt":
+            column = 'txt COLLATE "C"'
+        if operator == "BETWEEN":
+            condition = f"v.{column} BETWEEN {self.p(values[0])} AND {self.p(values[1])}"
+        elif operator == "IN":
+            condition = f"v.{column} = ANY({self.p(values)})"
+        else:
+            condition = f"v.{column} {operator} {self.p(values[0])}"
+        return (
+            f"EXISTS (SELECT 1 FROM entity_values v WHERE v.seq = e.seq AND v.tenant = {self.p(self.tenant)}"
+            f" AND v.attr = {self.p(node.path.attr)} AND {condition})"
+        )
+
     def _comparison(self, node: Comparison) -> str:
+        indexed = self._indexed(node)
+        if indexed is not None:
+            return indexed
         predicate = self._predicate(node)
 
         def test(doc: str) -> str:
@@ -254,6 +281,7 @@ class PostgresHistoryFilters(PostgresWhere):
     def __init__(self, params: list[Any], window: Callable[[str], list[str]]):
         super().__init__(params)
         self.window = window
+        self.values_index = False  # the value index holds current values, not the history
 
     def _of_attr(self, attr: str) -> str:
         """Conditions on `history g`: the entity's instances of `attr` in the window."""

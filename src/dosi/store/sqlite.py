@@ -38,6 +38,7 @@ from dosi.store.base import (
     geo_rows,
     only_type_filter,
     single_type,
+    value_rows,
 )
 from dosi.store.history_sql import ATTRS_OF_ENTITY, COLUMNS, TIME_COLUMNS, HistoryWhere
 from dosi.store.history_sql import when as _when
@@ -46,12 +47,9 @@ from dosi.store.sqlite_sql import SqliteHistoryFilters, SqliteWhere
 GEO_SLOTS = 1024
 DEEP_PAGE = 4096  # offsets beyond this seek through type_buckets instead of stepping through rows
 BUCKET_BITS = 12  # type_buckets count entities per 4096 consecutive seq values
+FEW_VALUES = 2000  # below this many matches, a q term is answered from the value index first
 PRUNE_SLICE = 10_000  # history rows deleted per statement when pruning
 PAST_THE_END = 1 << 62  # a seq no entity has: the page after the last one is empty
-
-
-def builder_where(query: EntityQuery) -> str:
-    return SqliteWhere().build(query)[0]
 
 
 @lru_cache(maxsize=512)
@@ -89,6 +87,9 @@ class SqliteTransaction:
     def __init__(self, store: SqliteStore, tenant: str):
         self.db = store.db
         self.tenant = tenant
+
+    async def prefetch(self, entity_ids: list[str]) -> None:
+        return None  # a local read per entity costs microseconds; the write lock is already held
 
     async def get(self, entity_id: str) -> Entity | None:
         row = self.db.execute(
@@ -236,9 +237,11 @@ class SqliteTransaction:
         )
         self.db.execute("DELETE FROM entity_types WHERE seq = ?", (seq,))
         self.db.execute("DELETE FROM entity_attrs WHERE seq = ?", (seq,))
-        self.db.execute(
-            "DELETE FROM entity_geo WHERE id BETWEEN ? AND ?", (seq * GEO_SLOTS, seq * GEO_SLOTS + GEO_SLOTS - 1)
-        )
+        self.db.execute("DELETE FROM entity_values WHERE seq = ?", (seq,))
+        # an R*Tree finds rows by exact id only (a range scans the whole tree); _index fills slots 0, 1, 2, ...
+        for slot in range(GEO_SLOTS):
+            if self.db.execute("DELETE FROM entity_geo WHERE id = ?", (seq * GEO_SLOTS + slot,)).rowcount == 0:
+                break
 
     def _index(self, seq: int, entity: Entity) -> None:
         tenant = self.tenant
@@ -254,6 +257,10 @@ class SqliteTransaction:
         self.db.executemany(
             "INSERT OR IGNORE INTO entity_attrs (tenant, attr, seq, atype) VALUES (?, ?, ?, ?)",
             [(tenant, attr, seq, atype) for attr, atype in attribute_rows(entity)],
+        )
+        self.db.executemany(
+            "INSERT INTO entity_values (tenant, attr, seq, num, txt) VALUES (?, ?, ?, ?, ?)",
+            [(tenant, attr, seq, num, txt) for attr, num, txt in value_rows(entity)],
         )
         rows = []
         for slot, (attr, geometry) in enumerate(geo_rows(entity)[:GEO_SLOTS]):
@@ -341,9 +348,9 @@ class SqliteStore:
             raise
 
     def _query(self, query: EntityQuery) -> QueryResult:
-        builder = SqliteWhere()
+        builder = SqliteWhere(estimate=self._few_values)
         where, params = builder.build(query)
-        count_params = list(params)
+        count_where, count_params = where, list(params)
         result = QueryResult()
         if query.limit > 0:
             offset = query.offset
@@ -363,10 +370,14 @@ class SqliteStore:
                 sql = "SELECT count(*) FROM entity_types WHERE tenant = ? AND type = ?"
                 count_params = [query.tenant, single_type(query)]
             else:
-                sql = f"SELECT count(*) FROM {builder.source} WHERE {builder_where(query)}"
-                count_params = SqliteWhere().build(query)[1]
+                sql = f"SELECT count(*) FROM {builder.source} WHERE {count_where}"
             result.count = int(self.db.execute(sql, count_params).fetchone()[0])
         return result
+
+    def _few_values(self, condition: str, params: list[Any]) -> bool:
+        """True when few rows of the value index (`v`) meet the condition: then q starts from the index."""
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM entity_values v WHERE {condition} LIMIT {FEW_VALUES})"
+        return int(self.db.execute(sql, params).fetchone()[0]) < FEW_VALUES
 
     def _seek(self, tenant: str, type_iri: str, offset: int) -> tuple[int] | None:
         """The (seq,) of the entity at `offset` among a type's entities, found through type_buckets."""
@@ -438,6 +449,7 @@ class SqliteStore:
                 "entities",
                 "entity_types",
                 "entity_attrs",
+                "entity_values",
                 "entity_geo",
                 "tenants",
                 "contexts",

@@ -21,7 +21,7 @@ from dosi.ngsild.query import (
     TypeExpr,
     scope_regex,
 )
-from dosi.store.base import EntityQuery, single_type
+from dosi.store.base import EntityQuery, indexed_comparison, single_type
 from dosi.store.history_sql import LATEST_FIRST
 
 _COMPARE = {"==": "=", "!=": "!=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
@@ -37,9 +37,15 @@ def _sql_value(value: Any) -> Any:
 
 
 class SqliteWhere:
-    def __init__(self, params: list[Any] | None = None) -> None:
+    """`estimate(condition, params)`: True when few value-index rows meet the condition (None: no value index)."""
+
+    def __init__(
+        self, params: list[Any] | None = None, estimate: Callable[[str, list[Any]], bool] | None = None
+    ) -> None:
         self.clauses: list[str] = []
         self.params: list[Any] = params if params is not None else []
+        self.estimate = estimate
+        self.tenant = ""
         self.source = "entities e"
         self.order_key = "e.seq"
 
@@ -53,6 +59,7 @@ class SqliteWhere:
             self.params.extend([query.tenant, single])
         self.clauses.append("e.tenant = ?")
         self.params.append(query.tenant)
+        self.tenant = query.tenant
         if query.ids is not None:
             marks = ",".join("?" * len(query.ids))
             self.clauses.append(f"e.id IN ({marks})")
@@ -165,7 +172,32 @@ class SqliteWhere:
         self.params.append(target)
         return f"EXISTS (SELECT 1 FROM {source} WHERE json_type(i.value, ?) IS NOT NULL)"
 
+    def _indexed(self, node: Comparison) -> str | None:
+        """A plain comparison of numbers or strings, answered by the value index; None when it is not one."""
+        if self.estimate is None or node.path.sub or node.path.keys:
+            return None
+        compared = indexed_comparison(node)
+        if compared is None:
+            return None
+        column, operator, values = compared
+        if operator == "BETWEEN":
+            condition = f"v.{column} BETWEEN ? AND ?"
+        elif operator == "IN":
+            condition = f"v.{column} IN ({','.join('?' * len(values))})"
+        else:
+            condition = f"v.{column} {operator} ?"
+        if self.estimate(f"v.tenant = ? AND v.attr = ? AND {condition}", [self.tenant, node.path.attr, *values]):
+            # few matches: start from them
+            self.params.extend([self.tenant, node.path.attr, *values])
+            return f"e.seq IN (SELECT v.seq FROM entity_values v WHERE v.tenant = ? AND v.attr = ? AND {condition})"
+        # many matches: check each entity met on the way (pages walk in order and stop early)
+        self.params.extend([node.path.attr, *values])
+        return f"EXISTS (SELECT 1 FROM entity_values v WHERE v.seq = e.seq AND v.attr = ? AND {condition})"
+
     def _comparison(self, node: Comparison) -> str:
+        indexed = self._indexed(node)
+        if indexed is not None:
+            return indexed
         _, inner = self._instance_path(node.path)
         is_meta = inner.endswith(_meta_suffixes())
         if is_meta:
