@@ -1,6 +1,6 @@
 -- S1: create one entity per request; ids are unique per thread and request.
 local counter = 0
-local thread_id = 0
+
 local threads = {}
 
 function setup(thread)

@@ -1,12 +1,14 @@
 """The embedded store: SQLite with WAL, JSON1 for q, and R*Tree boxes with exact shapely predicates.
 
-One connection per process. Writes are serialised by an asyncio lock and run as one
-`BEGIN IMMEDIATE` transaction; several processes share the file through WAL.
+One connection per process. Writes are serialised by an asyncio lock; concurrent writers share one
+`BEGIN IMMEDIATE` transaction and its commit (group commit, see `_writing`); several processes share the
+file through WAL. Reads between two units of an open group may see writes whose commit is still coming.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -279,6 +281,8 @@ class SqliteStore:
         self.path = _path_of(url)
         self._db: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
+        self._queued = 0  # writers waiting for the lock
+        self._group: asyncio.Future[None] | None = None  # the open group transaction's commit
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -325,14 +329,52 @@ class SqliteStore:
 
     @asynccontextmanager
     async def transaction(self, tenant: str) -> AsyncIterator[SqliteTransaction]:
+        async with self._writing():
+            yield SqliteTransaction(self, tenant)
+
+    @asynccontextmanager
+    async def _writing(self) -> AsyncIterator[None]:
+        """One unit of writes, committed together with the units queued behind it (group commit).
+
+        Each unit runs in a savepoint of the open transaction, so a failing unit undoes only its own writes.
+        The last unit of the queue commits, and every unit returns only once that commit is done: nobody is
+        answered before their data is on disk, and concurrent writers share one commit instead of paying one each.
+        """
+        self._queued += 1
         async with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
+            self._queued -= 1
+            if self._group is None:
+                self.db.execute("BEGIN IMMEDIATE")
+                self._group = asyncio.get_running_loop().create_future()
+            group = self._group
+            self.db.execute("SAVEPOINT unit")
             try:
-                yield SqliteTransaction(self, tenant)
+                yield
             except BaseException:
-                self.db.execute("ROLLBACK")
+                self.db.execute("ROLLBACK TO unit")
+                self.db.execute("RELEASE unit")
                 raise
+            else:
+                self.db.execute("RELEASE unit")
+            finally:
+                if self._queued == 0:
+                    # commit once the units that are ready to run have joined (the event loop's next turn)
+                    asyncio.get_running_loop().call_soon(self._commit)
+        await asyncio.shield(group)
+
+    def _commit(self) -> None:
+        if self._group is None or self._lock.locked() or self._queued:
+            return  # committed already, or a unit is running: the last unit schedules the commit
+        group, self._group = self._group, None
+        try:
             self.db.execute("COMMIT")
+        except sqlite3.Error as err:
+            with contextlib.suppress(sqlite3.Error):
+                self.db.execute("ROLLBACK")
+            group.set_exception(err)
+            group.exception()  # retrieved here too: a group whose units all failed has nobody awaiting it
+        else:
+            group.set_result(None)
 
     async def get(self, tenant: str, entity_id: str) -> Entity | None:
         row = self.db.execute("SELECT doc FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)).fetchone()
@@ -444,7 +486,7 @@ class SqliteStore:
         return self.db.execute("SELECT 1 FROM tenants WHERE tenant = ?", (tenant,)).fetchone() is not None
 
     async def reset(self) -> None:
-        async with self._lock:
+        async with self._writing():
             for table in (
                 "entities",
                 "entity_types",
@@ -462,19 +504,21 @@ class SqliteStore:
 
     # -- subscriptions ---------------------------------------------------
     async def insert_subscription(self, tenant: str, doc: dict[str, Any]) -> bool:
-        try:
-            self.db.execute(
-                "INSERT INTO subscriptions (tenant, id, doc) VALUES (?, ?, ?)", (tenant, doc["id"], _dumps(doc))
+        async with self._writing():
+            cursor = self.db.execute(
+                "INSERT OR IGNORE INTO subscriptions (tenant, id, doc) VALUES (?, ?, ?)",
+                (tenant, doc["id"], _dumps(doc)),
             )
-        except sqlite3.IntegrityError:
-            return False
-        self.db.execute("INSERT OR IGNORE INTO tenants (tenant) VALUES (?)", (tenant,))
+            if cursor.rowcount == 0:
+                return False
+            self.db.execute("INSERT OR IGNORE INTO tenants (tenant) VALUES (?)", (tenant,))
         return True
 
     async def replace_subscription(self, tenant: str, doc: dict[str, Any]) -> bool:
-        cursor = self.db.execute(
-            "UPDATE subscriptions SET doc = ? WHERE tenant = ? AND id = ?", (_dumps(doc), tenant, doc["id"])
-        )
+        async with self._writing():
+            cursor = self.db.execute(
+                "UPDATE subscriptions SET doc = ? WHERE tenant = ? AND id = ?", (_dumps(doc), tenant, doc["id"])
+            )
         return cursor.rowcount > 0
 
     async def get_subscription(self, tenant: str, sub_id: str) -> dict[str, Any] | None:
@@ -489,28 +533,25 @@ class SqliteStore:
         return [orjson.loads(r[0]) for r in rows], int(total)
 
     async def delete_subscription(self, tenant: str, sub_id: str) -> bool:
-        cursor = self.db.execute("DELETE FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id))
+        async with self._writing():
+            cursor = self.db.execute("DELETE FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id))
         return cursor.rowcount > 0
 
     async def record_delivery(self, tenant: str, sub_id: str, ok: bool | None, at: str) -> None:
-        async with self._lock:
-            self.db.execute("BEGIN IMMEDIATE")
-            try:
-                row = self.db.execute(
-                    "SELECT doc FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id)
-                ).fetchone()
-                if row is not None:
-                    doc = orjson.loads(row[0])
-                    delivery_status(doc, ok, at)
-                    self.db.execute(
-                        "UPDATE subscriptions SET doc = ? WHERE tenant = ? AND id = ?", (_dumps(doc), tenant, sub_id)
-                    )
-            finally:
-                self.db.execute("COMMIT")
+        async with self._writing():
+            row = self.db.execute(
+                "SELECT doc FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id)
+            ).fetchone()
+            if row is not None:
+                doc = orjson.loads(row[0])
+                delivery_status(doc, ok, at)
+                self.db.execute(
+                    "UPDATE subscriptions SET doc = ? WHERE tenant = ? AND id = ?", (_dumps(doc), tenant, sub_id)
+                )
 
     # -- outbox ----------------------------------------------------------
     async def claim_outbox(self, now: float, lease: float, limit: int) -> list[OutboxRow]:
-        async with self._lock:
+        async with self._writing():
             rows = self.db.execute(
                 "UPDATE outbox SET claimed_until = ? WHERE seq IN (SELECT seq FROM outbox WHERE next_at <= ?"
                 " AND claimed_until <= ? ORDER BY seq LIMIT ?)"
@@ -521,11 +562,11 @@ class SqliteStore:
         return [OutboxRow(r[1], r[2], r[3], orjson.loads(r[4]), r[5], r[6], int(r[7]), int(r[0])) for r in rows]
 
     async def finish_outbox(self, seq: int) -> None:
-        async with self._lock:
+        async with self._writing():
             self.db.execute("DELETE FROM outbox WHERE seq = ?", (seq,))
 
     async def retry_outbox(self, seq: int, next_at: float, error: str) -> None:
-        async with self._lock:
+        async with self._writing():
             self.db.execute(
                 "UPDATE outbox SET attempts = attempts + 1, next_at = ?, claimed_until = 0, last_error = ?"
                 " WHERE seq = ?",
@@ -539,7 +580,7 @@ class SqliteStore:
         return [(r[0], orjson.loads(r[1])) for r in rows]
 
     async def claim_periodic(self, tenant: str, sub_id: str, now: float, next_at: float) -> bool:
-        async with self._lock:
+        async with self._writing():
             cursor = self.db.execute(
                 "UPDATE subscriptions SET next_at = ? WHERE tenant = ? AND id = ? AND next_at <= ?",
                 (next_at, tenant, sub_id, now),
@@ -639,7 +680,7 @@ class SqliteStore:
         where = self._history_where(params).prune(scope, cutoff, spared)
         deleted = 0
         while True:  # in slices, so writers wait for one slice at most
-            async with self._lock:
+            async with self._writing():
                 cursor = self.db.execute(
                     f"DELETE FROM history WHERE seq IN (SELECT h.seq FROM history h WHERE {where} LIMIT ?)",
                     [*params, PRUNE_SLICE],
@@ -654,11 +695,12 @@ class SqliteStore:
 
     # -- @context documents ---------------------------------------------
     async def put_context(self, item: StoredContext) -> None:
-        self.db.execute(
-            "INSERT OR REPLACE INTO contexts (id, url, kind, body, created_at, last_used, hits)"
-            " VALUES (?, ?, ?, ?, ?, ?, ?)",
-            (item.id, item.url, item.kind, _dumps(item.body), item.created_at, item.last_used, item.hits),
-        )
+        async with self._writing():
+            self.db.execute(
+                "INSERT OR REPLACE INTO contexts (id, url, kind, body, created_at, last_used, hits)"
+                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (item.id, item.url, item.kind, _dumps(item.body), item.created_at, item.last_used, item.hits),
+            )
 
     async def get_context(self, context_id: str) -> StoredContext | None:
         row = self.db.execute(
@@ -673,7 +715,8 @@ class SqliteStore:
         return [_context(r) for r in rows]
 
     async def delete_context(self, context_id: str) -> bool:
-        return self.db.execute("DELETE FROM contexts WHERE id = ?", (context_id,)).rowcount > 0
+        async with self._writing():
+            return self.db.execute("DELETE FROM contexts WHERE id = ?", (context_id,)).rowcount > 0
 
 
 def _context(row: Any) -> StoredContext:
