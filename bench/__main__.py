@@ -71,9 +71,11 @@ def measure(backend: str, size: scenarios.Size, workers: int, wanted: set[str], 
                 scenario(run)
         needs_city = any(chosen(c) for c in ("S3", "S4", "S5", "S6", "S10", "S11"))
         if needs_city:
-            rate = scenarios._load(run, size.entities)
+            rate = scenarios.load_city(run, size.entities)
             record["city_load_entities_per_s"] = round(rate, 1)
             print(f"  (loaded {size.entities:,} entities at {rate:,.0f}/s)")
+            if backend == "postgres":  # fresh statistics, as autovacuum would gather within a minute of a bulk load
+                asyncio.run(_analyze(database_url))
         for scenario in scenarios.READ_SCENARIOS:
             if chosen(scenario.__name__[:2].upper()):
                 scenario(run)
@@ -127,6 +129,16 @@ def _fresh_database(backend: str, admin: str) -> tuple[str, Callable[[], None]]:
         asyncio.run(admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
     return admin.rpartition("/")[0] + "/" + name, drop
+
+
+async def _analyze(url: str) -> None:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("ANALYZE")
+    finally:
+        await conn.close()
 
 
 async def _postgis(url: str) -> None:

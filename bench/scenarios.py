@@ -93,7 +93,7 @@ def _paths(paths: list[str]) -> str:
     return f.name
 
 
-def _load(run: Run, count: int, batch: int = 1000, clients: int = 2) -> float:
+def load_city(run: Run, count: int, batch: int = 1000, clients: int = 2) -> float:
     """Load the city through POST /entityOperations/upsert; entities/s of the whole load."""
 
     async def go() -> float:

@@ -188,7 +188,8 @@ class EntityStore(Protocol):
     async def get_subscription(self, tenant: str, sub_id: str) -> dict[str, Any] | None: ...
     async def list_subscriptions(self, tenant: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]: ...
     async def delete_subscription(self, tenant: str, sub_id: str) -> bool: ...
-    async def record_delivery(self, tenant: str, sub_id: str, ok: bool | None, at: str) -> None: ...
+    # one delivery attempt: sent at `sent_at`, succeeded or failed at `done_at`
+    async def record_delivery(self, tenant: str, sub_id: str, ok: bool, sent_at: str, done_at: str) -> None: ...
     # the outbox: claim due rows for `lease` seconds, then finish (delete) or retry them
     async def claim_outbox(self, now: float, lease: float, limit: int) -> list[OutboxRow]: ...
     async def finish_outbox(self, seq: int) -> None: ...
@@ -245,17 +246,44 @@ def only_type_filter(query: EntityQuery) -> bool:
     return single_type(query) is not None and all(value is None for value in others)
 
 
-def delivery_status(doc: dict[str, Any], ok: bool | None, at: str) -> None:
-    """Record one delivery step in a subscription's status: sent (ok None), then succeeded or failed."""
+# one delivery attempt, counted in place ({p} is the backend's numbered-placeholder sign: $ or ?)
+RECORD_DELIVERY = """
+INSERT INTO subscription_stats
+    (tenant, id, times_sent, times_failed, last_notification, last_success, last_failure, status)
+SELECT {p}1, {p}2, 1, CAST({p}3 AS INTEGER), {p}4, CASE WHEN CAST({p}3 AS INTEGER) = 0 THEN {p}5 END,
+       CASE WHEN CAST({p}3 AS INTEGER) = 1 THEN {p}5 END,
+       CASE WHEN CAST({p}3 AS INTEGER) = 0 THEN 'ok' ELSE 'failed' END
+WHERE EXISTS (SELECT 1 FROM subscriptions WHERE tenant = {p}1 AND id = {p}2)
+ON CONFLICT (tenant, id) DO UPDATE SET
+    times_sent = subscription_stats.times_sent + 1,
+    times_failed = subscription_stats.times_failed + excluded.times_failed,
+    last_notification = excluded.last_notification,
+    last_success = coalesce(excluded.last_success, subscription_stats.last_success),
+    last_failure = coalesce(excluded.last_failure, subscription_stats.last_failure),
+    status = excluded.status
+"""
+STATS_COLUMNS = "st.times_sent, st.times_failed, st.last_notification, st.last_success, st.last_failure, st.status"
+STATS_JOIN = "LEFT JOIN subscription_stats st ON st.tenant = s.tenant AND st.id = s.id"
+
+
+def with_stats(doc: dict[str, Any], stats: Any) -> dict[str, Any]:
+    """A subscription document with its delivery counters (a subscription_stats row, or Nones) filled in."""
+    times_sent, times_failed, last_notification, last_success, last_failure, status = stats
+    if times_sent is None:
+        return doc
     notification = doc.setdefault("notification", {})
-    if ok is None:
-        notification["timesSent"] = int(notification.get("timesSent", 0)) + 1
-        notification["lastNotification"] = at
-        return
-    if not ok:
-        notification["timesFailed"] = int(notification.get("timesFailed", 0)) + 1
-    notification["lastSuccess" if ok else "lastFailure"] = at
-    notification["status"] = "ok" if ok else "failed"
+    notification["timesSent"] = int(times_sent)
+    if times_failed:
+        notification["timesFailed"] = int(times_failed)
+    for key, value in (
+        ("lastNotification", last_notification),
+        ("lastSuccess", last_success),
+        ("lastFailure", last_failure),
+        ("status", status),
+    ):
+        if value is not None:
+            notification[key] = value
+    return doc
 
 
 def attribute_rows(entity: Entity) -> list[tuple[str, str]]:

@@ -17,6 +17,9 @@ import orjson
 
 from dosi.errors import AlreadyExists, BadRequestData
 from dosi.store.base import (
+    RECORD_DELIVERY,
+    STATS_COLUMNS,
+    STATS_JOIN,
     AttributeInfo,
     Bucket,
     Entity,
@@ -29,11 +32,11 @@ from dosi.store.base import (
     TimeWindow,
     TypeInfo,
     attribute_rows,
-    delivery_status,
     geo_rows,
     only_type_filter,
     single_type,
     value_rows,
+    with_stats,
 )
 from dosi.store.history_sql import ATTRS_OF_ENTITY, COLUMNS, TIME_COLUMNS, HistoryWhere
 from dosi.store.history_sql import when as _when
@@ -529,7 +532,7 @@ class PostgresStore:
     async def reset(self) -> None:
         await self.pool.execute(
             "TRUNCATE entities, entity_types, entity_attrs, entity_values, entity_geo, tenants, contexts,"
-            " subscriptions, type_buckets, outbox, history"
+            " subscriptions, subscription_stats, type_buckets, outbox, history"
             " RESTART IDENTITY"
         )
 
@@ -553,30 +556,33 @@ class PostgresStore:
         return bool(status.endswith(" 1"))
 
     async def get_subscription(self, tenant: str, sub_id: str) -> dict[str, Any] | None:
-        doc = await self.pool.fetchval("SELECT doc FROM subscriptions WHERE tenant = $1 AND id = $2", tenant, sub_id)
-        return doc
+        row = await self.pool.fetchrow(
+            f"SELECT s.doc, {STATS_COLUMNS} FROM subscriptions s {STATS_JOIN} WHERE s.tenant = $1 AND s.id = $2",
+            tenant,
+            sub_id,
+        )
+        return None if row is None else with_stats(row[0], tuple(row)[1:])
 
     async def list_subscriptions(self, tenant: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
         rows = await self.pool.fetch(
-            "SELECT doc FROM subscriptions WHERE tenant = $1 ORDER BY seq LIMIT $2 OFFSET $3", tenant, limit, offset
+            f"SELECT s.doc, {STATS_COLUMNS} FROM subscriptions s {STATS_JOIN} WHERE s.tenant = $1"
+            " ORDER BY s.seq LIMIT $2 OFFSET $3",
+            tenant,
+            limit,
+            offset,
         )
         total = await self.pool.fetchval("SELECT count(*) FROM subscriptions WHERE tenant = $1", tenant)
-        return [r[0] for r in rows], int(total)
+        return [with_stats(r[0], tuple(r)[1:]) for r in rows], int(total)
 
     async def delete_subscription(self, tenant: str, sub_id: str) -> bool:
-        status = await self.pool.execute("DELETE FROM subscriptions WHERE tenant = $1 AND id = $2", tenant, sub_id)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute("DELETE FROM subscription_stats WHERE tenant = $1 AND id = $2", tenant, sub_id)
+            status = await conn.execute("DELETE FROM subscriptions WHERE tenant = $1 AND id = $2", tenant, sub_id)
         return bool(status.endswith(" 1"))
 
-    async def record_delivery(self, tenant: str, sub_id: str, ok: bool | None, at: str) -> None:
-        async with self.pool.acquire() as conn, conn.transaction():
-            doc = await conn.fetchval(
-                "SELECT doc FROM subscriptions WHERE tenant = $1 AND id = $2 FOR UPDATE", tenant, sub_id
-            )
-            if doc is not None:
-                delivery_status(doc, ok, at)
-                await conn.execute(
-                    "UPDATE subscriptions SET doc = $3 WHERE tenant = $1 AND id = $2", tenant, sub_id, doc
-                )
+    async def record_delivery(self, tenant: str, sub_id: str, ok: bool, sent_at: str, done_at: str) -> None:
+        failed = 0 if ok else 1
+        await self.pool.execute(RECORD_DELIVERY.format(p="$"), tenant, sub_id, failed, sent_at, done_at)
 
     async def claim_outbox(self, now: float, lease: float, limit: int) -> list[OutboxRow]:
         rows = await self.pool.fetch(

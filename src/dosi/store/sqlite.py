@@ -24,6 +24,9 @@ from dosi.errors import BadRequestData
 from dosi.ngsild import geo
 from dosi.ngsild.model import bbox
 from dosi.store.base import (
+    RECORD_DELIVERY,
+    STATS_COLUMNS,
+    STATS_JOIN,
     AttributeInfo,
     Bucket,
     Entity,
@@ -36,11 +39,11 @@ from dosi.store.base import (
     TimeWindow,
     TypeInfo,
     attribute_rows,
-    delivery_status,
     geo_rows,
     only_type_filter,
     single_type,
     value_rows,
+    with_stats,
 )
 from dosi.store.history_sql import ATTRS_OF_ENTITY, COLUMNS, TIME_COLUMNS, HistoryWhere
 from dosi.store.history_sql import when as _when
@@ -496,6 +499,7 @@ class SqliteStore:
                 "tenants",
                 "contexts",
                 "subscriptions",
+                "subscription_stats",
                 "type_buckets",
                 "outbox",
                 "history",
@@ -522,32 +526,30 @@ class SqliteStore:
         return cursor.rowcount > 0
 
     async def get_subscription(self, tenant: str, sub_id: str) -> dict[str, Any] | None:
-        row = self.db.execute("SELECT doc FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id)).fetchone()
-        return orjson.loads(row[0]) if row else None
+        row = self.db.execute(
+            f"SELECT s.doc, {STATS_COLUMNS} FROM subscriptions s {STATS_JOIN} WHERE s.tenant = ? AND s.id = ?",
+            (tenant, sub_id),
+        ).fetchone()
+        return None if row is None else with_stats(orjson.loads(row[0]), row[1:])
 
     async def list_subscriptions(self, tenant: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
         rows = self.db.execute(
-            "SELECT doc FROM subscriptions WHERE tenant = ? ORDER BY seq LIMIT ? OFFSET ?", (tenant, limit, offset)
+            f"SELECT s.doc, {STATS_COLUMNS} FROM subscriptions s {STATS_JOIN} WHERE s.tenant = ?"
+            " ORDER BY s.seq LIMIT ? OFFSET ?",
+            (tenant, limit, offset),
         ).fetchall()
         total = self.db.execute("SELECT count(*) FROM subscriptions WHERE tenant = ?", (tenant,)).fetchone()[0]
-        return [orjson.loads(r[0]) for r in rows], int(total)
+        return [with_stats(orjson.loads(r[0]), r[1:]) for r in rows], int(total)
 
     async def delete_subscription(self, tenant: str, sub_id: str) -> bool:
         async with self._writing():
+            self.db.execute("DELETE FROM subscription_stats WHERE tenant = ? AND id = ?", (tenant, sub_id))
             cursor = self.db.execute("DELETE FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id))
         return cursor.rowcount > 0
 
-    async def record_delivery(self, tenant: str, sub_id: str, ok: bool | None, at: str) -> None:
+    async def record_delivery(self, tenant: str, sub_id: str, ok: bool, sent_at: str, done_at: str) -> None:
         async with self._writing():
-            row = self.db.execute(
-                "SELECT doc FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id)
-            ).fetchone()
-            if row is not None:
-                doc = orjson.loads(row[0])
-                delivery_status(doc, ok, at)
-                self.db.execute(
-                    "UPDATE subscriptions SET doc = ? WHERE tenant = ? AND id = ?", (_dumps(doc), tenant, sub_id)
-                )
+            self.db.execute(RECORD_DELIVERY.format(p="?"), (tenant, sub_id, 0 if ok else 1, sent_at, done_at))
 
     # -- outbox ----------------------------------------------------------
     async def claim_outbox(self, now: float, lease: float, limit: int) -> list[OutboxRow]:
