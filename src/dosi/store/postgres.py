@@ -166,8 +166,9 @@ class PostgresTransaction:
                 [p.modified for _, p in old],
             )
             seqs = {r[0]: r[1] for r in rows}
-            await self._unindex(list(seqs.values()))
-            written += [(seqs[i], p) for i, p in old]
+            kept = [(seqs[i], p) for i, p in old]
+            await self._unindex(list(seqs.values()), except_types=kept)
+            written += kept
         if new:
             rows = await self.conn.fetch(
                 "INSERT INTO entities (tenant, id, doc, created_at, modified_at)"
@@ -309,16 +310,23 @@ class PostgresTransaction:
         )
         return bool(status.endswith(" 1"))
 
-    async def _unindex(self, seqs: list[int]) -> None:
+    async def _unindex(self, seqs: list[int], except_types: list[tuple[int, _Pending]] | None = None) -> None:
+        """Drop the index rows of these entities; with `except_types`, the types they keep stay (and their
+        type_buckets rows, which every writer of the type shares, are not touched)."""
         if not seqs:
             return
+        kept = [(seq, t) for seq, p in except_types or [] for t in p.types]
         await self.conn.execute(
-            "UPDATE type_buckets b SET n = b.n - c.k FROM (SELECT tenant, type, seq >> 12 AS bucket, count(*) AS k"
-            " FROM entity_types WHERE seq = ANY($1::bigint[]) GROUP BY 1, 2, 3) AS c"
-            " WHERE b.tenant = c.tenant AND b.type = c.type AND b.bucket = c.bucket",
+            "WITH gone AS (DELETE FROM entity_types t WHERE t.seq = ANY($1::bigint[]) AND NOT EXISTS"
+            " (SELECT 1 FROM unnest($2::bigint[], $3::text[]) AS u(seq, type) WHERE u.seq = t.seq AND u.type = t.type)"
+            " RETURNING t.tenant, t.type, t.seq)"
+            " UPDATE type_buckets b SET n = b.n - c.k FROM (SELECT tenant, type, seq >> 12 AS bucket, count(*) AS k"
+            " FROM gone GROUP BY 1, 2, 3) AS c WHERE b.tenant = c.tenant AND b.type = c.type AND b.bucket = c.bucket",
             seqs,
+            [seq for seq, _ in kept],
+            [t for _, t in kept],
         )
-        for table in ("entity_types", "entity_attrs", "entity_values", "entity_geo"):
+        for table in ("entity_attrs", "entity_values", "entity_geo"):
             await self.conn.execute(f"DELETE FROM {table} WHERE seq = ANY($1::bigint[])", seqs)
 
     async def _index(self, written: list[tuple[int, _Pending]]) -> None:
@@ -327,15 +335,10 @@ class PostgresTransaction:
         tenant = self.tenant
         types = [(seq, t) for seq, p in written for t in p.types]
         await self.conn.execute(
-            "INSERT INTO entity_types (tenant, type, seq) SELECT $1, u.type, u.seq"
-            " FROM unnest($2::text[], $3::bigint[]) AS u(type, seq) ON CONFLICT DO NOTHING",
-            tenant,
-            [t for _, t in types],
-            [seq for seq, _ in types],
-        )
-        await self.conn.execute(
-            "INSERT INTO type_buckets (tenant, type, bucket, n) SELECT $1, u.type, u.seq >> 12, count(*)"
-            " FROM unnest($2::text[], $3::bigint[]) AS u(type, seq) GROUP BY u.type, u.seq >> 12"
+            "WITH added AS (INSERT INTO entity_types (tenant, type, seq) SELECT $1, u.type, u.seq"
+            " FROM unnest($2::text[], $3::bigint[]) AS u(type, seq) ON CONFLICT DO NOTHING RETURNING type, seq)"
+            " INSERT INTO type_buckets (tenant, type, bucket, n) SELECT $1, type, seq >> 12, count(*) FROM added"
+            " GROUP BY type, seq >> 12"
             " ON CONFLICT (tenant, type, bucket) DO UPDATE SET n = type_buckets.n + EXCLUDED.n",
             tenant,
             [t for _, t in types],
