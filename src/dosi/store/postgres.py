@@ -71,6 +71,78 @@ def _translate(err: Exception) -> Exception:
     return err
 
 
+# Index upkeep in one statement each (data-modifying CTEs): round trips, not rows, are what writes wait on.
+# type_buckets rows are shared by every writer of a type: they change only when an entity's types do.
+REPLACE_SQL = """
+WITH upd AS (
+    UPDATE entities e SET doc = u.doc::jsonb, modified_at = u.modified
+    FROM unnest($2::text[], $3::text[], $4::text[]) AS u(id, doc, modified)
+    WHERE e.tenant = $1 AND e.id = u.id RETURNING e.id, e.seq
+), kept AS (
+    SELECT upd.seq, k.type FROM upd JOIN unnest($5::text[], $6::text[]) AS k(id, type) ON k.id = upd.id
+), gone AS (
+    DELETE FROM entity_types t USING upd WHERE t.seq = upd.seq
+    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.seq = t.seq AND kept.type = t.type)
+    RETURNING t.tenant, t.type, t.seq
+), buckets AS (
+    UPDATE type_buckets b SET n = b.n - c.k
+    FROM (SELECT tenant, type, seq >> 12 AS bucket, count(*) AS k FROM gone GROUP BY 1, 2, 3) AS c
+    WHERE b.tenant = c.tenant AND b.type = c.type AND b.bucket = c.bucket
+), attrs AS (
+    DELETE FROM entity_attrs x USING upd WHERE x.seq = upd.seq
+), vals AS (
+    DELETE FROM entity_values x USING upd WHERE x.seq = upd.seq
+), geos AS (
+    DELETE FROM entity_geo x USING upd WHERE x.seq = upd.seq
+)
+SELECT id, seq FROM upd
+"""
+INSERT_SQL = """
+WITH ins AS (
+    INSERT INTO entities (tenant, id, doc, created_at, modified_at)
+    SELECT $1, u.id, u.doc::jsonb, u.created, u.modified
+    FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS u(id, doc, created, modified)
+    ON CONFLICT (tenant, id) DO NOTHING RETURNING id, seq
+), tenant AS (
+    INSERT INTO tenants (tenant) VALUES ($1) ON CONFLICT DO NOTHING
+)
+SELECT id, seq FROM ins
+"""
+UNINDEX_SQL = """
+WITH gone AS (
+    DELETE FROM entity_types t WHERE t.seq = ANY($1::bigint[]) RETURNING t.tenant, t.type, t.seq
+), buckets AS (
+    UPDATE type_buckets b SET n = b.n - c.k
+    FROM (SELECT tenant, type, seq >> 12 AS bucket, count(*) AS k FROM gone GROUP BY 1, 2, 3) AS c
+    WHERE b.tenant = c.tenant AND b.type = c.type AND b.bucket = c.bucket
+), attrs AS (
+    DELETE FROM entity_attrs WHERE seq = ANY($1::bigint[])
+), vals AS (
+    DELETE FROM entity_values WHERE seq = ANY($1::bigint[])
+)
+DELETE FROM entity_geo WHERE seq = ANY($1::bigint[])
+"""
+INDEX_SQL = """
+WITH added AS (
+    INSERT INTO entity_types (tenant, type, seq) SELECT $1, u.type, u.seq
+    FROM unnest($2::text[], $3::bigint[]) AS u(type, seq) ON CONFLICT DO NOTHING RETURNING type, seq
+), attrs AS (
+    INSERT INTO entity_attrs (tenant, attr, seq, atype) SELECT $1, u.attr, u.seq, u.atype
+    FROM unnest($4::text[], $5::bigint[], $6::text[]) AS u(attr, seq, atype) ON CONFLICT DO NOTHING
+), vals AS (
+    INSERT INTO entity_values (tenant, attr, seq, num, txt) SELECT $1, u.attr, u.seq, u.num, u.txt
+    FROM unnest($7::text[], $8::bigint[], $9::float8[], $10::text[]) AS u(attr, seq, num, txt)
+), geos AS (
+    INSERT INTO entity_geo (seq, tenant, attr, geom)
+    SELECT u.seq, $1, u.attr, ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(u.geojson), 4326))
+    FROM unnest($11::bigint[], $12::text[], $13::text[]) AS u(seq, attr, geojson)
+)
+INSERT INTO type_buckets (tenant, type, bucket, n)
+SELECT $1, type, seq >> 12, count(*) FROM added GROUP BY type, seq >> 12
+ON CONFLICT (tenant, type, bucket) DO UPDATE SET n = type_buckets.n + EXCLUDED.n
+"""
+
+
 @dataclass
 class _Pending:
     """An entity write held until the transaction flushes, with its index rows computed when it was made."""
@@ -156,25 +228,21 @@ class PostgresTransaction:
         new = [(i, p) for i, p in pending.items() if p.new]
         written: list[tuple[int, _Pending]] = []
         if old:
+            kept = [(i, t) for i, p in old for t in p.types]
             rows = await self.conn.fetch(
-                "UPDATE entities e SET doc = u.doc::jsonb, modified_at = u.modified"
-                " FROM unnest($2::text[], $3::text[], $4::text[]) AS u(id, doc, modified)"
-                " WHERE e.tenant = $1 AND e.id = u.id RETURNING e.id, e.seq",
+                REPLACE_SQL,
                 self.tenant,
                 [i for i, _ in old],
                 [p.doc for _, p in old],
                 [p.modified for _, p in old],
+                [i for i, _ in kept],
+                [t for _, t in kept],
             )
             seqs = {r[0]: r[1] for r in rows}
-            kept = [(seqs[i], p) for i, p in old]
-            await self._unindex(list(seqs.values()), except_types=kept)
-            written += kept
+            written += [(seqs[i], p) for i, p in old]
         if new:
             rows = await self.conn.fetch(
-                "INSERT INTO entities (tenant, id, doc, created_at, modified_at)"
-                " SELECT $1, u.id, u.doc::jsonb, u.created, u.modified"
-                " FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS u(id, doc, created, modified)"
-                " ON CONFLICT (tenant, id) DO NOTHING RETURNING id, seq",
+                INSERT_SQL,
                 self.tenant,
                 [i for i, _ in new],
                 [p.doc for _, p in new],
@@ -185,7 +253,6 @@ class PostgresTransaction:
             raced = [i for i, _ in new if i not in seqs]
             if raced:  # created by a concurrent transaction after this one found it absent
                 raise AlreadyExists(f"entity {raced[0]} was created concurrently")
-            await self.conn.execute("INSERT INTO tenants (tenant) VALUES ($1) ON CONFLICT DO NOTHING", self.tenant)
             written += [(seqs[i], p) for i, p in new]
         await self._index(written)
         for entity_id, item in pending.items():
@@ -310,72 +377,33 @@ class PostgresTransaction:
         )
         return bool(status.endswith(" 1"))
 
-    async def _unindex(self, seqs: list[int], except_types: list[tuple[int, _Pending]] | None = None) -> None:
-        """Drop the index rows of these entities; with `except_types`, the types they keep stay (and their
-        type_buckets rows, which every writer of the type shares, are not touched)."""
-        if not seqs:
-            return
-        kept = [(seq, t) for seq, p in except_types or [] for t in p.types]
-        await self.conn.execute(
-            "WITH gone AS (DELETE FROM entity_types t WHERE t.seq = ANY($1::bigint[]) AND NOT EXISTS"
-            " (SELECT 1 FROM unnest($2::bigint[], $3::text[]) AS u(seq, type) WHERE u.seq = t.seq AND u.type = t.type)"
-            " RETURNING t.tenant, t.type, t.seq)"
-            " UPDATE type_buckets b SET n = b.n - c.k FROM (SELECT tenant, type, seq >> 12 AS bucket, count(*) AS k"
-            " FROM gone GROUP BY 1, 2, 3) AS c WHERE b.tenant = c.tenant AND b.type = c.type AND b.bucket = c.bucket",
-            seqs,
-            [seq for seq, _ in kept],
-            [t for _, t in kept],
-        )
-        for table in ("entity_attrs", "entity_values", "entity_geo"):
-            await self.conn.execute(f"DELETE FROM {table} WHERE seq = ANY($1::bigint[])", seqs)
+    async def _unindex(self, seqs: list[int]) -> None:
+        if seqs:
+            await self.conn.execute(UNINDEX_SQL, seqs)
 
     async def _index(self, written: list[tuple[int, _Pending]]) -> None:
         if not written:
             return
-        tenant = self.tenant
         types = [(seq, t) for seq, p in written for t in p.types]
+        attrs = [(seq, attr, atype) for seq, p in written for attr, atype in p.attrs]
+        values = [(seq, attr, num, txt) for seq, p in written for attr, num, txt in p.values]
+        geos = [(seq, attr, geojson) for seq, p in written for attr, geojson in p.geos]
         await self.conn.execute(
-            "WITH added AS (INSERT INTO entity_types (tenant, type, seq) SELECT $1, u.type, u.seq"
-            " FROM unnest($2::text[], $3::bigint[]) AS u(type, seq) ON CONFLICT DO NOTHING RETURNING type, seq)"
-            " INSERT INTO type_buckets (tenant, type, bucket, n) SELECT $1, type, seq >> 12, count(*) FROM added"
-            " GROUP BY type, seq >> 12"
-            " ON CONFLICT (tenant, type, bucket) DO UPDATE SET n = type_buckets.n + EXCLUDED.n",
-            tenant,
+            INDEX_SQL,
+            self.tenant,
             [t for _, t in types],
             [seq for seq, _ in types],
+            [a[1] for a in attrs],
+            [a[0] for a in attrs],
+            [a[2] for a in attrs],
+            [v[1] for v in values],
+            [v[0] for v in values],
+            [v[2] for v in values],
+            [v[3] for v in values],
+            [g[0] for g in geos],
+            [g[1] for g in geos],
+            [g[2] for g in geos],
         )
-        attrs = [(seq, attr, atype) for seq, p in written for attr, atype in p.attrs]
-        if attrs:
-            await self.conn.execute(
-                "INSERT INTO entity_attrs (tenant, attr, seq, atype) SELECT $1, u.attr, u.seq, u.atype"
-                " FROM unnest($2::text[], $3::bigint[], $4::text[]) AS u(attr, seq, atype) ON CONFLICT DO NOTHING",
-                tenant,
-                [a for _, a, _ in attrs],
-                [seq for seq, _, _ in attrs],
-                [t for _, _, t in attrs],
-            )
-        values = [(seq, attr, num, txt) for seq, p in written for attr, num, txt in p.values]
-        if values:
-            await self.conn.execute(
-                "INSERT INTO entity_values (tenant, attr, seq, num, txt) SELECT $1, u.attr, u.seq, u.num, u.txt"
-                " FROM unnest($2::text[], $3::bigint[], $4::float8[], $5::text[]) AS u(attr, seq, num, txt)",
-                tenant,
-                [v[1] for v in values],
-                [v[0] for v in values],
-                [v[2] for v in values],
-                [v[3] for v in values],
-            )
-        geos = [(seq, attr, geojson) for seq, p in written for attr, geojson in p.geos]
-        if geos:
-            await self.conn.execute(
-                "INSERT INTO entity_geo (seq, tenant, attr, geom)"
-                " SELECT u.seq, $1, u.attr, ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(u.geojson), 4326))"
-                " FROM unnest($2::bigint[], $3::text[], $4::text[]) AS u(seq, attr, geojson)",
-                tenant,
-                [g[0] for g in geos],
-                [g[1] for g in geos],
-                [g[2] for g in geos],
-            )
 
 
 class PostgresStore:
