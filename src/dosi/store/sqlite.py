@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import fcntl
+import os
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -86,6 +88,49 @@ def _path_of(url: str) -> str:
 
 def _dumps(value: Any) -> str:
     return orjson.dumps(value).decode()
+
+
+class WriterLock:
+    """Serialises the writers of one database file across processes, without busy-waiting.
+
+    SQLite's own busy handler sleeps 1, 2, 5 ... ms between tries and blocks the event loop meanwhile; a
+    writer waiting here waits in a thread and wakes the moment the other process commits.
+    """
+
+    def __init__(self, path: str):
+        self.path = None if path == ":memory:" else path + "-writer"
+        self.fd: int | None = None
+
+    async def acquire(self) -> None:
+        if self.path is None:
+            return
+        if self.fd is None:
+            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
+        fd = self.fd
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            pass
+        waiting = asyncio.get_running_loop().run_in_executor(None, fcntl.flock, fd, fcntl.LOCK_EX)
+        try:
+            await asyncio.shield(waiting)
+        except asyncio.CancelledError:  # the thread still takes the lock: give it back when it does
+            waiting.add_done_callback(self._release_when_taken)
+            raise
+
+    def _release_when_taken(self, done: asyncio.Future[None]) -> None:
+        if not done.cancelled() and done.exception() is None:
+            self.release()
+
+    def release(self) -> None:
+        if self.fd is not None:
+            fcntl.flock(self.fd, fcntl.LOCK_UN)
+
+    def close(self) -> None:
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
 
 
 class SqliteTransaction:
@@ -286,6 +331,7 @@ class SqliteStore:
         self._lock = asyncio.Lock()
         self._queued = 0  # writers waiting for the lock
         self._group: asyncio.Future[None] | None = None  # the open group transaction's commit
+        self._writer = WriterLock(self.path)
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -329,6 +375,7 @@ class SqliteStore:
         if self._db is not None:
             self._db.close()
             self._db = None
+        self._writer.close()
 
     @asynccontextmanager
     async def transaction(self, tenant: str) -> AsyncIterator[SqliteTransaction]:
@@ -347,7 +394,12 @@ class SqliteStore:
         async with self._lock:
             self._queued -= 1
             if self._group is None:
-                self.db.execute("BEGIN IMMEDIATE")
+                await self._writer.acquire()
+                try:
+                    self.db.execute("BEGIN IMMEDIATE")
+                except BaseException:
+                    self._writer.release()
+                    raise
                 self._group = asyncio.get_running_loop().create_future()
             group = self._group
             self.db.execute("SAVEPOINT unit")
@@ -378,6 +430,8 @@ class SqliteStore:
             group.exception()  # retrieved here too: a group whose units all failed has nobody awaiting it
         else:
             group.set_result(None)
+        finally:
+            self._writer.release()
 
     async def get(self, tenant: str, entity_id: str) -> Entity | None:
         row = self.db.execute("SELECT doc FROM entities WHERE tenant = ? AND id = ?", (tenant, entity_id)).fetchone()

@@ -1,0 +1,33 @@
+"""Several processes write one SQLite file: writers queue on a file lock instead of SQLite's sleeping retries."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+from dosi.store.base import EntityQuery
+from dosi.store.sqlite import SqliteStore
+
+
+def _entity(number: int) -> dict:  # type: ignore[type-arg]
+    now = "2026-11-22T00:00:00Z"
+    return {"id": f"urn:x:{number}", "type": ["https://e.org/T"], "createdAt": now, "modifiedAt": now, "attrs": {}}
+
+
+async def test_two_connections_share_the_file_without_losing_a_write(tmp_path: Path) -> None:
+    # two stores on one file stand for two worker processes: each has its own connection and lock descriptor
+    url = f"sqlite:///{tmp_path / 'shared.db'}"
+    first, second = SqliteStore(url), SqliteStore(url)
+    await first.open()
+    await second.open()
+
+    async def write(store: SqliteStore, number: int) -> None:
+        async with store.transaction("") as tx:
+            assert await tx.insert(_entity(number))
+            await asyncio.sleep(0)  # hold the group open across a turn of the event loop
+
+    await asyncio.gather(*(write(first if n % 2 else second, n) for n in range(200)))
+    found = await first.query(EntityQuery(tenant="", limit=1000, count=True))
+    assert found.count == 200
+    await first.close()
+    await second.close()
