@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 from dosi.ngsild.model import now_iso
 from dosi.ngsild.notification import is_live
+from dosi.ngsild.query import parse_type_expression
 from dosi.notify.senders import DeliveryError, HttpSender, MqttSender, Sender
 from dosi.outbound import OutboundGuard
 from dosi.service.notify import Notifier
@@ -169,8 +170,6 @@ class DeliveryWorker:
 
 
 def _types(expression: str) -> Any:
-    from dosi.ngsild.query import parse_type_expression
-
     return parse_type_expression(expression)
 
 

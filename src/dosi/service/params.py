@@ -28,7 +28,7 @@ from dosi.ngsild.query import (
 )
 from dosi.ngsild.render import CONCISE, NORMALIZED, SIMPLIFIED, View
 from dosi.settings import Settings
-from dosi.store.base import EntityQuery
+from dosi.store.base import EntityQuery, Selector
 
 _FORMS = {"keyValues": SIMPLIFIED, "simplified": SIMPLIFIED, "concise": CONCISE, "normalized": NORMALIZED}
 _OPTIONS = set(_FORMS) | {"sysAttrs", "noOverwrite", "update", "replace"}
@@ -270,3 +270,22 @@ def query_body_params(body: Any) -> dict[str, Any]:
         if key in body:
             params[key] = str(body[key])
     return params
+
+
+def parse_selector(ctx: ActiveContext, raw: Any) -> Selector:
+    """One item of the `entities` array of a POST query: id(s), idPattern and/or a type expression."""
+    if not isinstance(raw, dict):
+        raise BadRequestData("each entities selector must be an object")
+    ids = raw.get("id")
+    if ids is not None:
+        ids = ids if isinstance(ids, list) else [ids]
+        if not all(is_uri(i) for i in ids):
+            raise BadRequestData("selector ids must be URIs")
+    pattern = raw.get("idPattern")
+    if pattern is not None:
+        check_pattern(str(pattern))
+    types = raw.get("type")
+    expr = expand_types(parse_type_expression(str(types)), ctx) if types is not None else None
+    if ids is None and pattern is None and expr is None:
+        raise BadRequestData("an entities selector needs id, idPattern or type")
+    return Selector(tuple(ids) if ids else None, pattern, expr)

@@ -7,7 +7,7 @@ from typing import Any
 from dosi.errors import AlreadyExists, BadRequestData, ResourceNotFound
 from dosi.ngsild import subscription as model
 from dosi.ngsild.context import ActiveContext
-from dosi.ngsild.model import now_iso
+from dosi.ngsild.model import is_uri, now_iso
 from dosi.outbound import OutboundGuard
 from dosi.service.contexts import ContextService
 from dosi.store.base import EntityStore
@@ -56,8 +56,6 @@ class SubscriptionService:
 
 
 def _checked(sub_id: str) -> str:
-    from dosi.ngsild.model import is_uri
-
     if not is_uri(sub_id):
         raise BadRequestData(f"{sub_id!r} is not a valid subscription id")
     return sub_id

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
-import os
 import sqlite3
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -24,7 +22,6 @@ import re2
 
 from dosi.errors import BadRequestData
 from dosi.ngsild import geo
-from dosi.ngsild.model import bbox
 from dosi.store.base import (
     RECORD_DELIVERY,
     STATS_COLUMNS,
@@ -40,20 +37,16 @@ from dosi.store.base import (
     StoredContext,
     TimeWindow,
     TypeInfo,
-    attribute_rows,
-    geo_rows,
     only_type_filter,
     single_type,
-    value_rows,
     with_stats,
 )
 from dosi.store.history_sql import ATTRS_OF_ENTITY, COLUMNS, TIME_COLUMNS, HistoryWhere
 from dosi.store.history_sql import when as _when
 from dosi.store.sqlite_sql import SqliteHistoryFilters, SqliteWhere
+from dosi.store.sqlite_write import BUCKET_BITS, SqliteTransaction, WriterLock, json_text
 
-GEO_SLOTS = 1024
 DEEP_PAGE = 4096  # offsets beyond this seek through type_buckets instead of stepping through rows
-BUCKET_BITS = 12  # type_buckets count entities per 4096 consecutive seq values
 FEW_VALUES = 2000  # below this many matches, a q term is answered from the value index first
 PRUNE_SLICE = 10_000  # history rows deleted per statement when pruning
 PAST_THE_END = 1 << 62  # a seq no entity has: the page after the last one is empty
@@ -84,244 +77,6 @@ def _path_of(url: str) -> str:
     if path.startswith("/"):
         path = path[1:] if not path.startswith("//") else path[1:]
     return path or "dosi.db"
-
-
-def _dumps(value: Any) -> str:
-    return orjson.dumps(value).decode()
-
-
-class WriterLock:
-    """Serialises the writers of one database file across processes, without busy-waiting.
-
-    SQLite's own busy handler sleeps 1, 2, 5 ... ms between tries and blocks the event loop meanwhile; a
-    writer waiting here waits in a thread and wakes the moment the other process commits.
-    """
-
-    def __init__(self, path: str):
-        self.path = None if path == ":memory:" else path + "-writer"
-        self.fd: int | None = None
-
-    async def acquire(self) -> None:
-        if self.path is None:
-            return
-        if self.fd is None:
-            self.fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o600)
-        fd = self.fd
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return
-        except BlockingIOError:
-            pass
-        waiting = asyncio.get_running_loop().run_in_executor(None, fcntl.flock, fd, fcntl.LOCK_EX)
-        try:
-            await asyncio.shield(waiting)
-        except asyncio.CancelledError:  # the thread still takes the lock: give it back when it does
-            waiting.add_done_callback(self._release_when_taken)
-            raise
-
-    def _release_when_taken(self, done: asyncio.Future[None]) -> None:
-        if not done.cancelled() and done.exception() is None:
-            self.release()
-
-    def release(self) -> None:
-        if self.fd is not None:
-            fcntl.flock(self.fd, fcntl.LOCK_UN)
-
-    def close(self) -> None:
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-
-
-class SqliteTransaction:
-    def __init__(self, store: SqliteStore, tenant: str):
-        self.db = store.db
-        self.tenant = tenant
-
-    async def prefetch(self, entity_ids: list[str]) -> None:
-        return None  # a local read per entity costs microseconds; the write lock is already held
-
-    async def get(self, entity_id: str) -> Entity | None:
-        row = self.db.execute(
-            "SELECT doc FROM entities WHERE tenant = ? AND id = ?", (self.tenant, entity_id)
-        ).fetchone()
-        return orjson.loads(row[0]) if row else None
-
-    async def insert(self, entity: Entity) -> bool:
-        try:
-            cursor = self.db.execute(
-                "INSERT INTO entities (tenant, id, doc, created_at, modified_at) VALUES (?, ?, ?, ?, ?)",
-                (self.tenant, entity["id"], _dumps(entity), entity["createdAt"], entity["modifiedAt"]),
-            )
-        except sqlite3.IntegrityError:
-            return False
-        self._index(int(cursor.lastrowid or 0), entity)
-        self.db.execute("INSERT OR IGNORE INTO tenants (tenant) VALUES (?)", (self.tenant,))
-        return True
-
-    async def replace(self, entity: Entity) -> None:
-        row = self.db.execute(
-            "SELECT seq FROM entities WHERE tenant = ? AND id = ?", (self.tenant, entity["id"])
-        ).fetchone()
-        if row is None:
-            await self.insert(entity)
-            return
-        seq = int(row[0])
-        self.db.execute(
-            "UPDATE entities SET doc = ?, modified_at = ? WHERE seq = ?",
-            (_dumps(entity), entity["modifiedAt"], seq),
-        )
-        self._unindex(seq)
-        self._index(seq, entity)
-
-    async def delete(self, entity_id: str) -> bool:
-        row = self.db.execute(
-            "SELECT seq FROM entities WHERE tenant = ? AND id = ?", (self.tenant, entity_id)
-        ).fetchone()
-        if row is None:
-            return False
-        self._delete_seq(int(row[0]))
-        await self.delete_history(entity_id)
-        return True
-
-    async def delete_matching(self, query: EntityQuery) -> int:
-        builder = SqliteWhere()
-        where, params = builder.build(query)
-        rows = self.db.execute(f"SELECT e.seq, e.id FROM {builder.source} WHERE {where}", params).fetchall()
-        seqs = [r[0] for r in rows]
-        for seq, entity_id in rows:
-            self._delete_seq(seq)
-            await self.delete_history(entity_id)
-        return len(seqs)
-
-    async def subscriptions(self) -> list[dict[str, Any]]:
-        rows = self.db.execute("SELECT doc FROM subscriptions WHERE tenant = ? ORDER BY seq", (self.tenant,))
-        return [orjson.loads(r[0]) for r in rows]
-
-    async def add_outbox(self, rows: list[OutboxRow]) -> None:
-        self.db.executemany(
-            "INSERT INTO outbox (tenant, subscription_id, notification_id, endpoint, payload, created_at, next_at)"
-            " VALUES (?, ?, ?, ?, ?, ?, 0)",
-            [
-                (r.tenant, r.subscription_id, r.notification_id, _dumps(r.endpoint), r.payload, r.created_at)
-                for r in rows
-            ],
-        )
-
-    async def add_history(self, rows: list[HistoryRow], upsert: bool = False) -> None:
-        if upsert:  # one instance per (attribute, datasetId, observedAt)
-            self.db.executemany(
-                "DELETE FROM history WHERE tenant = ? AND entity_id = ? AND attr = ? AND dataset_id IS ?"
-                " AND observed_ts IS ?",
-                [(self.tenant, r.entity_id, r.attr, r.dataset_id, r.observed_ts) for r in rows],
-            )
-        self.db.executemany(
-            f"INSERT INTO history (tenant, {COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            [
-                (
-                    self.tenant,
-                    r.entity_id,
-                    _dumps(r.types),
-                    r.attr,
-                    r.instance_id,
-                    r.dataset_id,
-                    r.observed_ts,
-                    r.created_ts,
-                    r.modified_ts,
-                    r.deleted_ts,
-                    r.num,
-                    _dumps(r.doc),
-                )
-                for r in rows
-            ],
-        )
-
-    async def delete_history(
-        self,
-        entity_id: str,
-        attr: str | None = None,
-        dataset_id: str | None = None,
-        every_dataset: bool = True,
-        instance_id: str | None = None,
-    ) -> int:
-        sql = "DELETE FROM history WHERE tenant = ? AND entity_id = ?"
-        params: list[Any] = [self.tenant, entity_id]
-        if attr is not None:
-            sql += " AND attr = ?"
-            params.append(attr)
-        if not every_dataset:
-            sql += " AND dataset_id IS ?"
-            params.append(dataset_id)
-        if instance_id is not None:
-            sql += " AND instance_id = ?"
-            params.append(instance_id)
-        return int(self.db.execute(sql, params).rowcount)
-
-    async def replace_history_instance(self, row: HistoryRow) -> bool:
-        cursor = self.db.execute(
-            "UPDATE history SET observed_ts = ?, modified_ts = ?, num = ?, doc = ?, dataset_id = ?"
-            " WHERE tenant = ? AND entity_id = ? AND attr = ? AND instance_id = ?",
-            (
-                row.observed_ts,
-                row.modified_ts,
-                row.num,
-                _dumps(row.doc),
-                row.dataset_id,
-                self.tenant,
-                row.entity_id,
-                row.attr,
-                row.instance_id,
-            ),
-        )
-        return cursor.rowcount > 0
-
-    def _delete_seq(self, seq: int) -> None:
-        self.db.execute("DELETE FROM entities WHERE seq = ?", (seq,))
-        self._unindex(seq)
-
-    def _unindex(self, seq: int) -> None:
-        types = [r[0] for r in self.db.execute("SELECT type FROM entity_types WHERE seq = ?", (seq,))]
-        self.db.executemany(
-            "UPDATE type_buckets SET n = n - 1 WHERE tenant = ? AND type = ? AND bucket = ?",
-            [(self.tenant, t, seq >> BUCKET_BITS) for t in types],
-        )
-        self.db.execute("DELETE FROM entity_types WHERE seq = ?", (seq,))
-        self.db.execute("DELETE FROM entity_attrs WHERE seq = ?", (seq,))
-        self.db.execute("DELETE FROM entity_values WHERE seq = ?", (seq,))
-        # an R*Tree finds rows by exact id only (a range scans the whole tree); _index fills slots 0, 1, 2, ...
-        for slot in range(GEO_SLOTS):
-            if self.db.execute("DELETE FROM entity_geo WHERE id = ?", (seq * GEO_SLOTS + slot,)).rowcount == 0:
-                break
-
-    def _index(self, seq: int, entity: Entity) -> None:
-        tenant = self.tenant
-        self.db.executemany(
-            "INSERT OR IGNORE INTO entity_types (tenant, type, seq) VALUES (?, ?, ?)",
-            [(tenant, t, seq) for t in entity["type"]],
-        )
-        self.db.executemany(
-            "INSERT INTO type_buckets (tenant, type, bucket, n) VALUES (?, ?, ?, 1)"
-            " ON CONFLICT (tenant, type, bucket) DO UPDATE SET n = n + 1",
-            [(tenant, t, seq >> BUCKET_BITS) for t in set(entity["type"])],
-        )
-        self.db.executemany(
-            "INSERT OR IGNORE INTO entity_attrs (tenant, attr, seq, atype) VALUES (?, ?, ?, ?)",
-            [(tenant, attr, seq, atype) for attr, atype in attribute_rows(entity)],
-        )
-        self.db.executemany(
-            "INSERT INTO entity_values (tenant, attr, seq, num, txt) VALUES (?, ?, ?, ?, ?)",
-            [(tenant, attr, seq, num, txt) for attr, num, txt in value_rows(entity)],
-        )
-        rows = []
-        for slot, (attr, geometry) in enumerate(geo_rows(entity)[:GEO_SLOTS]):
-            minx, miny, maxx, maxy = bbox(geometry)
-            rows.append((seq * GEO_SLOTS + slot, minx, maxx, miny, maxy, tenant, seq, attr, _dumps(geometry)))
-        if rows:
-            self.db.executemany(
-                "INSERT INTO entity_geo (id, minx, maxx, miny, maxy, tenant, seq, attr, geojson)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                rows,
-            )
 
 
 class SqliteStore:
@@ -565,7 +320,7 @@ class SqliteStore:
         async with self._writing():
             cursor = self.db.execute(
                 "INSERT OR IGNORE INTO subscriptions (tenant, id, doc) VALUES (?, ?, ?)",
-                (tenant, doc["id"], _dumps(doc)),
+                (tenant, doc["id"], json_text(doc)),
             )
             if cursor.rowcount == 0:
                 return False
@@ -575,7 +330,7 @@ class SqliteStore:
     async def replace_subscription(self, tenant: str, doc: dict[str, Any]) -> bool:
         async with self._writing():
             cursor = self.db.execute(
-                "UPDATE subscriptions SET doc = ? WHERE tenant = ? AND id = ?", (_dumps(doc), tenant, doc["id"])
+                "UPDATE subscriptions SET doc = ? WHERE tenant = ? AND id = ?", (json_text(doc), tenant, doc["id"])
             )
         return cursor.rowcount > 0
 
@@ -755,7 +510,7 @@ class SqliteStore:
             self.db.execute(
                 "INSERT OR REPLACE INTO contexts (id, url, kind, body, created_at, last_used, hits)"
                 " VALUES (?, ?, ?, ?, ?, ?, ?)",
-                (item.id, item.url, item.kind, _dumps(item.body), item.created_at, item.last_used, item.hits),
+                (item.id, item.url, item.kind, json_text(item.body), item.created_at, item.last_used, item.hits),
             )
 
     async def get_context(self, context_id: str) -> StoredContext | None:

@@ -22,10 +22,8 @@ from dosi.api.negotiation import (
 from dosi.api.present import list_response
 from dosi.api.routes.common import POST_QUERY_PARAMS, hub_of, tenant_for_read
 from dosi.errors import BadRequestData, DosiError
-from dosi.ngsild.query import parse_type_expression
 from dosi.service.batch import BatchResult, Item
-from dosi.service.params import expand_types, query_body_params
-from dosi.store.base import Selector
+from dosi.service.params import parse_selector, query_body_params
 
 
 async def _items(hub: Hub, inc: Incoming) -> list[Item]:
@@ -109,33 +107,12 @@ async def query_by_post(request: Request) -> Response:
     view = hub.queries.view(ctx, params)
     query = hub.queries.query(inc.tenant, ctx, params, require_filter=selectors is None)
     if selectors is not None:
-        query.selectors = [_selector(ctx, s) for s in selectors]
+        query.selectors = [parse_selector(ctx, s) for s in selectors]
     await tenant_for_read(hub, inc.tenant)
     result = await hub.entities.query(query)
     linked = await hub.entities.linked(inc.tenant, result.entities, view.join_level) if view.join else {}
     headers = {"NGSILD-Results-Count": str(result.count)} if result.count is not None else None
     return list_response(result.entities, ctx, view, media, ctx_value, linked, headers)
-
-
-def _selector(ctx: Any, raw: Any) -> Selector:
-    if not isinstance(raw, dict):
-        raise BadRequestData("each entities selector must be an object")
-    from dosi.ngsild.model import is_uri
-    from dosi.service.params import check_pattern
-
-    ids = raw.get("id")
-    if ids is not None:
-        ids = ids if isinstance(ids, list) else [ids]
-        if not all(is_uri(i) for i in ids):
-            raise BadRequestData("selector ids must be URIs")
-    pattern = raw.get("idPattern")
-    if pattern is not None:
-        check_pattern(str(pattern))
-    types = raw.get("type")
-    expr = expand_types(parse_type_expression(str(types)), ctx) if types is not None else None
-    if ids is None and pattern is None and expr is None:
-        raise BadRequestData("an entities selector needs id, idPattern or type")
-    return Selector(tuple(ids) if ids else None, pattern, expr)
 
 
 routes = [

@@ -11,10 +11,11 @@ from starlette.routing import Route
 from dosi.api.negotiation import JSON, NgsiResponse, body_context, choose_accept, incoming, read_json
 from dosi.api.routes.common import POST_QUERY_PARAMS, hub_of, resolve_body_context, tenant_for_read
 from dosi.api.routes.entities import QUERY_PARAMS, VIEW_PARAMS
-from dosi.errors import BadRequestData, InvalidRequest, ResourceNotFound
+from dosi.errors import BadRequestData, InvalidRequest, MethodNotAllowed, ResourceNotFound
 from dosi.ngsild import temporal as model
 from dosi.ngsild.context import ActiveContext
-from dosi.service.params import query_body_params
+from dosi.service.entities import check_id
+from dosi.service.params import parse_selector, query_body_params
 from dosi.service.temporal import TemporalRequest
 from dosi.store.base import TimeWindow
 
@@ -95,9 +96,7 @@ async def query_temporal_by_post(request: Request) -> Response:
     treq = temporal_request(hub, ctx, params)
     query = hub.queries.query(inc.tenant, ctx, params, require_filter=selectors is None)
     if selectors is not None:
-        from dosi.api.routes.batch import _selector
-
-        query.selectors = [_selector(ctx, s) for s in selectors]
+        query.selectors = [parse_selector(ctx, s) for s in selectors]
     bodies, count, content_range = await hub.temporal.entities(query, treq, ctx)
     return _answer(bodies, media, ctx_value if isinstance(ctx_value, str) else inc.link, content_range, count)
 
@@ -109,8 +108,6 @@ async def retrieve_temporal(request: Request) -> Response:
     ctx = await hub.contexts.resolve(inc.link)
     treq = temporal_request(hub, ctx, inc.params)
     entity_id = request.path_params["id"]
-    from dosi.service.entities import check_id
-
     query = hub.queries.paging_only({"limit": "1"})
     query.tenant, query.ids = inc.tenant, [check_id(entity_id)]
     query.attrs = list(treq.view.attrs) if treq.view.attrs else None
@@ -182,8 +179,6 @@ async def patch_temporal_instance(request: Request) -> Response:
 
 
 async def not_allowed(request: Request) -> Response:
-    from dosi.errors import MethodNotAllowed
-
     raise MethodNotAllowed(f"{request.method} is not allowed on {request.url.path}")
 
 
