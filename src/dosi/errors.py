@@ -111,6 +111,18 @@ class PayloadTooLarge(DosiError):
     status = 413
 
 
+class Unauthorized(DosiError):
+    type_uri = "urn:dosi:error:Unauthorized"
+    title = "The request carries no valid credentials / 인증 정보가 없거나 유효하지 않습니다"
+    status = 401
+
+
+class Forbidden(DosiError):
+    type_uri = "urn:dosi:error:Forbidden"
+    title = "The credentials do not allow this request / 이 요청에 대한 권한이 없습니다"
+    status = 403
+
+
 ALL_ERRORS: tuple[type[DosiError], ...] = (
     InvalidRequest,
     BadRequestData,
@@ -126,4 +138,6 @@ ALL_ERRORS: tuple[type[DosiError], ...] = (
     UnsupportedMediaType,
     MethodNotAllowed,
     PayloadTooLarge,
+    Unauthorized,
+    Forbidden,
 )

@@ -53,6 +53,22 @@ class Settings(BaseSettings):
     history_maintenance_interval: float = Field(
         default=3600.0, gt=0, description="Seconds between runs of the history pruning and partitioning job"
     )
+    auth: str = Field(
+        default="auto",
+        pattern="^(auto|on|off-unsafe)$",
+        description="auto: open on loopback only; on: always authenticate; off-unsafe: open anywhere (logged)",
+    )
+    oidc_issuer: str = Field(default="", description="OpenID Connect issuer URL whose JWTs are accepted")
+    oidc_audience: str = Field(default="dosi", description="The aud a token must carry")
+    oidc_algorithms: str = Field(default="RS256,ES256", description="Accepted JWT algorithms (RS256, ES256 only)")
+    oidc_jwks_url: str = Field(default="", description="The issuer's JWKS URL (default: from its discovery document)")
+    oidc_jwks_ttl: float = Field(default=300.0, gt=0, description="Seconds the issuer's keys are cached")
+    oidc_roles_claim: str = Field(
+        default="realm_access.roles", description="Dotted path of the token claim that lists Dosi roles"
+    )
+    auth_local_issuer: bool = Field(
+        default=True, description="Accept tokens of the local development issuer (dosi auth token)"
+    )
     log_level: str = Field(default="info", description="debug, info, warning or error")
 
     @property

@@ -15,10 +15,13 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from dosi.api.auth import AuthMiddleware
 from dosi.api.hub import Hub
 from dosi.api.routes import batch, contexts, discovery, entities, subscriptions, temporal
 from dosi.errors import DosiError, InternalError, MethodNotAllowed, ResourceNotFound
 from dosi.notify.worker import DeliveryWorker
+from dosi.security.authenticate import Authenticator
+from dosi.security.mode import open_access
 from dosi.service.retention import HistoryKeeper
 from dosi.settings import Settings
 from dosi.store.base import EntityStore
@@ -70,11 +73,14 @@ class TrailingSlash:
 def create_app(settings: Settings | None = None, store: EntityStore | None = None) -> Any:
     settings = settings or Settings()
     hub = Hub.build(settings, store)
+    authenticator = Authenticator(settings, hub.store)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
         await hub.store.open()
         hub.contexts.base_url = f"http://{settings.host}:{settings.port}"
+        if not open_access(settings):
+            await authenticator.open()
         worker = DeliveryWorker(settings, hub.store, hub.notifier, hub.guard)
         await worker.start()
         keeper = HistoryKeeper(hub.store, settings.history_retention, settings.history_maintenance_interval)
@@ -99,7 +105,7 @@ def create_app(settings: Settings | None = None, store: EntityStore | None = Non
     )
     app.router.redirect_slashes = False
     app.state.hub = hub
-    return TrailingSlash(app)
+    return TrailingSlash(AuthMiddleware(app, PREFIX, authenticator, hub.store, open_access(settings)))
 
 
 async def health(request: Request) -> Response:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from dosi import __version__
-from dosi.cli import config, db, history, serve
+from dosi.cli import audit, auth, config, db, history, keys, serve
 
 
 @click.group(help="Dosi (도시) smart-city data hub / 스마트시티 데이터 허브")
@@ -18,3 +18,6 @@ main.add_command(serve.serve)
 main.add_command(db.db)
 main.add_command(config.config)
 main.add_command(history.history)
+main.add_command(keys.keys)
+main.add_command(auth.auth)
+main.add_command(audit.audit)

@@ -7,6 +7,8 @@ in Python after a broad fetch.
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -137,6 +139,29 @@ class TimeWindow:
     last_n: int | None = None
 
 
+@dataclass
+class ApiKey:
+    """A stored API key: never the key itself, only the hash of its secret."""
+
+    key_id: str
+    name: str
+    hash: str
+    roles: list[str]
+    tenants: list[str] | None
+    created_at: str
+    expires_at: str | None = None
+    revoked_at: str | None = None
+    last_used_at: str | None = None
+
+
+def chain_hash(previous: str, doc: str) -> str:
+    """An audit record's hash: it covers the record and the hash before it, so no record can change unseen."""
+    return hashlib.sha256((previous + "\n" + doc).encode()).hexdigest()
+
+
+GENESIS = "0" * 64  # the hash before the first audit record
+
+
 @dataclass(frozen=True)
 class PruneScope:
     """The instances a retention rule covers: one tenant or every one, one entity type or every one."""
@@ -217,6 +242,15 @@ class EntityStore(Protocol):
     ) -> tuple[float, list[Bucket]]: ...
     async def prune_history(self, scope: PruneScope, cutoff: float, spared: list[PruneScope]) -> int: ...
     async def maintain_history(self, now: float) -> None: ...  # e.g. create the coming time partitions
+    # security: API keys, named secrets (the local issuer's key), the hash-chained audit log
+    async def put_api_key(self, key: ApiKey) -> None: ...
+    async def get_api_key(self, key_id: str) -> ApiKey | None: ...
+    async def list_api_keys(self) -> list[ApiKey]: ...
+    async def revoke_api_key(self, key_id: str, at: str) -> bool: ...
+    async def touch_api_key(self, key_id: str, at: str) -> None: ...
+    async def secret(self, name: str, make: Callable[[], str]) -> str: ...  # the stored value, made once
+    async def append_audit(self, docs: list[str]) -> None: ...  # JSON texts, chained in commit order
+    async def audit_log(self, after: int, limit: int) -> list[tuple[int, str, str]]: ...  # (seq, doc, hash)
     # hosted and cached @context documents (tenant-independent)
     async def put_context(self, item: StoredContext) -> None: ...
     async def get_context(self, context_id: str) -> StoredContext | None: ...

@@ -36,6 +36,7 @@ from dosi.store.base import (
 )
 from dosi.store.history_sql import ATTRS_OF_ENTITY, COLUMNS, TIME_COLUMNS, HistoryWhere
 from dosi.store.history_sql import when as _when
+from dosi.store.postgres_security import PostgresSecurity
 from dosi.store.postgres_sql import PostgresHistoryFilters, PostgresWhere
 from dosi.store.postgres_write import PostgresTransaction
 
@@ -68,7 +69,7 @@ def _translate(err: Exception) -> Exception:
     return err
 
 
-class PostgresStore:
+class PostgresStore(PostgresSecurity):
     def __init__(self, url: str):
         if asyncpg is None:
             raise RuntimeError(INSTALL_HINT)

@@ -43,6 +43,7 @@ from dosi.store.base import (
 )
 from dosi.store.history_sql import ATTRS_OF_ENTITY, COLUMNS, TIME_COLUMNS, HistoryWhere
 from dosi.store.history_sql import when as _when
+from dosi.store.sqlite_security import SqliteSecurity
 from dosi.store.sqlite_sql import SqliteHistoryFilters, SqliteWhere
 from dosi.store.sqlite_write import BUCKET_BITS, SqliteTransaction, WriterLock, json_text
 
@@ -79,7 +80,7 @@ def _path_of(url: str) -> str:
     return path or "dosi.db"
 
 
-class SqliteStore:
+class SqliteStore(SqliteSecurity):
     def __init__(self, url: str):
         self.path = _path_of(url)
         self._db: sqlite3.Connection | None = None

@@ -1,0 +1,87 @@
+"""The one place requests are authenticated, authorized (action × tenant) and audited (writes and denials)."""
+
+from __future__ import annotations
+
+import orjson
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from dosi.errors import DosiError, Unauthorized
+from dosi.ngsild.model import now_iso
+from dosi.security.access import action_of, authorize
+from dosi.security.audit import record
+from dosi.security.authenticate import Authenticator
+from dosi.security.principal import OPEN, Principal
+from dosi.store.base import EntityStore
+
+
+class AuthMiddleware:
+    def __init__(self, app: ASGIApp, prefix: str, authenticator: Authenticator, store: EntityStore, open_access: bool):
+        self.app = app
+        self.prefix = prefix
+        self.authenticator = authenticator
+        self.store = store
+        self.open_access = open_access
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+            await self.app(scope, receive, send)
+            return
+        scope.setdefault("state", {})
+        if self.open_access:
+            scope["state"]["principal"] = OPEN
+            await self.app(scope, receive, send)
+            return
+        headers = Headers(scope=scope)
+        method, path = scope["method"], scope["path"][len(self.prefix) :]
+        tenant = headers.get("ngsild-tenant", "")
+        action = action_of(method, path)
+        principal: Principal | None = None
+        try:
+            principal = await self.authenticator.principal(headers.get("authorization"), headers.get("x-api-key"))
+            authorize(principal, action, tenant)
+        except DosiError as err:
+            await self._audit(principal, tenant, action, method, path, err.status, "deny")
+            await _problem(err, send)
+            return
+        scope["state"]["principal"] = principal
+        status = 500
+
+        async def watching(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = int(message["status"])
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watching)
+        finally:
+            if action != "read":
+                await self._audit(principal, tenant, action, method, path, status, "allow")
+
+    async def _audit(
+        self, who: Principal | None, tenant: str, action: str, method: str, path: str, status: int, decision: str
+    ) -> None:
+        doc = record(
+            at=now_iso(),
+            subject=who.subject if who else None,
+            kind=who.kind if who else None,
+            client=who.client if who else None,
+            tenant=tenant,
+            action=action,
+            method=method,
+            resource=path,
+            status=status,
+            decision=decision,
+        )
+        await self.store.append_audit([doc])
+
+
+async def _problem(error: DosiError, send: Send) -> None:
+    body = orjson.dumps(error.problem())
+    headers: list[tuple[bytes, bytes]] = [(b"content-type", b"application/json")]
+    if isinstance(error, Unauthorized):
+        headers.append((b"www-authenticate", b'Bearer realm="dosi"'))
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": error.status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,30 @@
+"""Which action a request is: the one table the authorization decision starts from. Pure: no I/O."""
+
+from __future__ import annotations
+
+from dosi.errors import Forbidden
+from dosi.security.principal import Principal
+
+_READ_POSTS = ("/entityOperations/query", "/temporal/entityOperations/query")
+
+
+def action_of(method: str, path: str) -> str:
+    """read, create, update, delete, subscribe or admin, for a method on a path under /ngsi-ld/v1."""
+    if path.startswith(("/subscriptions", "/csourceSubscriptions")):
+        return "read" if method in ("GET", "HEAD") else "subscribe"
+    if path.startswith("/jsonldContexts") and method not in ("GET", "HEAD"):
+        return "admin"
+    if method in ("GET", "HEAD", "OPTIONS") or path in _READ_POSTS:
+        return "read"
+    if method == "DELETE" or path == "/entityOperations/delete":
+        return "delete"
+    if method == "POST" and (path in ("/entities", "/temporal/entities") or path == "/entityOperations/create"):
+        return "create"
+    return "update"  # PATCH, PUT, POST of attributes, upsert/update/merge batches
+
+
+def authorize(principal: Principal, action: str, tenant: str) -> None:
+    if not principal.may_use(tenant):
+        raise Forbidden(f"tenant {tenant or '(default)'!r} is not one of yours / 이 테넌트에 대한 권한이 없습니다")
+    if not principal.may(action):
+        raise Forbidden(f"your roles do not allow {action} / 역할에 {action} 권한이 없습니다")
