@@ -10,6 +10,7 @@ import math
 from functools import lru_cache
 from typing import Any
 
+import orjson
 from shapely import geometry as sg
 from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
@@ -42,6 +43,19 @@ def shape_of(text: str) -> BaseGeometry:
     return shape if shape.is_valid else make_valid(shape)
 
 
+@lru_cache(maxsize=4096)
+def _point(text: str) -> tuple[float, float] | None:
+    """(lon, lat) of a GeoJSON Point, or None for any other geometry."""
+    if '"Point"' not in text[:24]:
+        return None
+    try:
+        value = orjson.loads(text)
+        lon, lat = value["coordinates"][:2]
+        return float(lon), float(lat)
+    except (orjson.JSONDecodeError, KeyError, TypeError, ValueError):
+        return None
+
+
 def sphere_distance(point: BaseGeometry, other: BaseGeometry) -> float:
     """Metres from a point to the nearest part of a geometry (0 inside polygons)."""
     if other.geom_type == "Point":
@@ -54,6 +68,11 @@ def sphere_distance(point: BaseGeometry, other: BaseGeometry) -> float:
 
 def matches(stored: str, rel: str, query: str, max_d: float | None, min_d: float | None) -> bool:
     """The exact predicate: stored geometry <rel> query geometry."""
+    if rel == "near":
+        points = _point(stored), _point(query)
+        if points[0] is not None and points[1] is not None:  # the common case, without shapely
+            distance = haversine(*points[1], *points[0])
+            return not ((max_d is not None and distance > max_d) or (min_d is not None and distance < min_d))
     try:
         shape = shape_of(stored)
         target = shape_of(query)
