@@ -53,6 +53,10 @@ class Settings(BaseSettings):
     history_maintenance_interval: float = Field(
         default=3600.0, gt=0, description="Seconds between runs of the history pruning and partitioning job"
     )
+    sqlite_cache_mb: int = Field(default=16, ge=1, description="SQLite page cache per worker process, in MB")
+    sqlite_mmap_mb: int = Field(
+        default=0, ge=0, description="SQLite memory-mapped I/O per worker, in MB (0: off; mapped pages count as RSS)"
+    )
     auth: str = Field(
         default="auto",
         pattern="^(auto|on|off-unsafe)$",

@@ -24,7 +24,7 @@ def open_store(settings: Settings) -> EntityStore:
         return PostgresStore(settings.database_url)
     from dosi.store.sqlite import SqliteStore
 
-    return SqliteStore(settings.database_url)
+    return SqliteStore(settings.database_url, settings.sqlite_cache_mb, settings.sqlite_mmap_mb)
 
 
 @dataclass

@@ -81,8 +81,10 @@ def _path_of(url: str) -> str:
 
 
 class SqliteStore(SqliteSecurity):
-    def __init__(self, url: str):
+    def __init__(self, url: str, cache_mb: int = 16, mmap_mb: int = 0):
         self.path = _path_of(url)
+        self.cache_mb = cache_mb  # page cache per connection (each worker process has one)
+        self.mmap_mb = mmap_mb  # memory-mapped reads; mapped pages count in the process's RSS
         self._db: sqlite3.Connection | None = None
         self._lock = asyncio.Lock()
         self._queued = 0  # writers waiting for the lock
@@ -103,8 +105,8 @@ class SqliteStore(SqliteSecurity):
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=10000")
-        db.execute("PRAGMA cache_size=-65536")
-        db.execute("PRAGMA mmap_size=268435456")
+        db.execute(f"PRAGMA cache_size=-{int(self.cache_mb) * 1024}")
+        db.execute(f"PRAGMA mmap_size={int(self.mmap_mb) * 1024 * 1024}")
         db.create_function("dosi_regexp", 2, _regexp, deterministic=True)
         db.create_function("dosi_geo", 5, _geo_match, deterministic=True)
         self._db = db
