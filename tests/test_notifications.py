@@ -78,7 +78,7 @@ def notify_settings(database_url: str) -> Settings:
 @pytest.fixture
 async def hub_client(notify_settings: Settings, store: EntityStore) -> AsyncIterator[tuple[Hub, httpx.AsyncClient]]:
     app = create_app(notify_settings, store)
-    hub: Hub = app.app.state.hub
+    hub: Hub = app.state.hub
     worker = DeliveryWorker(notify_settings, store, hub.notifier, hub.guard)
     await worker.start()
     transport = httpx.ASGITransport(app=app)
@@ -172,7 +172,7 @@ async def test_outbox_survives_a_stopped_worker(
 ) -> None:
     """A change committed while no worker runs is delivered once one starts: the outbox is the truth."""
     app = create_app(notify_settings, store)
-    hub: Hub = app.app.state.hub
+    hub: Hub = app.state.hub
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://dosi.test/ngsi-ld/v1") as client:
         await client.post("/subscriptions", json=subscription(f"http://127.0.0.1:{receiver.port}/n"))

@@ -58,8 +58,9 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
 class TrailingSlash:
     """Treat /entities/ like /entities: NGSI-LD clients send both."""
 
-    def __init__(self, app: ASGIApp):
+    def __init__(self, app: ASGIApp, state: Any = None):
         self.app = app
+        self.state = state  # the Starlette app's state (its hub), for whoever holds the outermost app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
@@ -105,7 +106,7 @@ def create_app(settings: Settings | None = None, store: EntityStore | None = Non
     )
     app.router.redirect_slashes = False
     app.state.hub = hub
-    return TrailingSlash(AuthMiddleware(app, PREFIX, authenticator, hub.store, open_access(settings)))
+    return TrailingSlash(AuthMiddleware(app, PREFIX, authenticator, hub.store, open_access(settings)), app.state)
 
 
 async def health(request: Request) -> Response:
