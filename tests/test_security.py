@@ -23,6 +23,7 @@ from dosi.ngsild.model import now_iso
 from dosi.security import apikeys
 from dosi.security.access import action_of
 from dosi.security.audit import verify
+from dosi.security.limits import RateLimiter
 from dosi.security.tokens import LOCAL_KEY, local_token, new_signing_key
 from dosi.settings import Settings
 from dosi.store.base import ApiKey, EntityStore
@@ -228,3 +229,24 @@ def test_serve_refuses_a_public_address_without_authentication(tmp_path: Any) ->
     announce_access(Settings(database_url=url, host="127.0.0.1"))  # open, announced
     announce_access(Settings(database_url=url, host="0.0.0.0", auth="off-unsafe"))  # forced, warned
     announce_access(Settings(database_url=url, host="0.0.0.0", oidc_issuer="https://id.city.example/realms/city"))
+
+
+def test_rate_limiter_refills() -> None:
+    now = [0.0]
+    limiter = RateLimiter(rate=2.0, burst=2.0, clock=lambda: now[0])
+    assert [limiter.retry_after("k") for _ in range(3)] == [0, 0, 1]
+    now[0] += 0.5  # one token back
+    assert limiter.retry_after("k") == 0 and limiter.retry_after("k") == 1
+    assert limiter.retry_after("other") == 0  # buckets are per key
+    assert RateLimiter(rate=0, burst=1).retry_after("k") == 0  # 0: no limit
+
+
+async def test_too_many_requests(settings: Settings, store: EntityStore) -> None:
+    limited = settings.model_copy(update={"auth": "on", "rate_limit_per_client": 1.0, "rate_limit_burst": 1.0})
+    transport = httpx.ASGITransport(app=create_app(limited, store))
+    key = await make_key(store, ["consumer"])
+    async with httpx.AsyncClient(transport=transport, base_url="http://dosi.test/ngsi-ld/v1") as http:
+        assert (await http.get("/types", headers=keyed(key))).status_code == 200
+        answer = await http.get("/types", headers=keyed(key))
+    assert answer.status_code == 429 and int(answer.headers["Retry-After"]) >= 1
+    assert answer.json()["type"] == "urn:dosi:error:TooManyRequests"

@@ -123,6 +123,16 @@ class Forbidden(DosiError):
     status = 403
 
 
+class TooManyRequests(DosiError):
+    type_uri = "urn:dosi:error:TooManyRequests"
+    title = "Too many requests: slow down / 요청이 너무 많습니다"
+    status = 429
+
+    def __init__(self, detail: str, retry_after: int):
+        super().__init__(detail)
+        self.retry_after = retry_after
+
+
 ALL_ERRORS: tuple[type[DosiError], ...] = (
     InvalidRequest,
     BadRequestData,
@@ -140,4 +150,5 @@ ALL_ERRORS: tuple[type[DosiError], ...] = (
     PayloadTooLarge,
     Unauthorized,
     Forbidden,
+    TooManyRequests,
 )

@@ -73,6 +73,13 @@ class Settings(BaseSettings):
     auth_local_issuer: bool = Field(
         default=True, description="Accept tokens of the local development issuer (dosi auth token)"
     )
+    rate_limit_per_client: float = Field(
+        default=200.0, ge=0, description="Requests per second one API key or user may send, per worker (0: no limit)"
+    )
+    rate_limit_per_tenant: float = Field(
+        default=1000.0, ge=0, description="Requests per second to one tenant, per worker (0: no limit)"
+    )
+    rate_limit_burst: float = Field(default=2.0, ge=1, description="Bursts may reach this many seconds' worth")
     log_level: str = Field(default="info", description="debug, info, warning or error")
 
     @property

@@ -106,7 +106,9 @@ def create_app(settings: Settings | None = None, store: EntityStore | None = Non
     )
     app.router.redirect_slashes = False
     app.state.hub = hub
-    return TrailingSlash(AuthMiddleware(app, PREFIX, authenticator, hub.store, open_access(settings)), app.state)
+    return TrailingSlash(
+        AuthMiddleware(app, PREFIX, authenticator, hub.store, open_access(settings), settings), app.state
+    )
 
 
 async def health(request: Request) -> Response:
