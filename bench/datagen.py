@@ -88,7 +88,7 @@ def batches(count: int, size: int, seed: int = 2026) -> Iterator[list[dict[str, 
 
 
 def readings(count: int, step_seconds: int = 60, seed: int = 7) -> Iterator[dict[str, Any]]:
-    """`count` PM2.5 instances of one station, one every `step_seconds`, with a daily profile and noise."""
+    """`count` instances of one sensor, one every `step_seconds`, with a daily profile and noise."""
     rng = random.Random(seed)
     for i in range(count):
         at = EPOCH - timedelta(seconds=step_seconds * (count - i))

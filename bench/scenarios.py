@@ -25,14 +25,15 @@ PROBES = 50  # S8 updates these sensors in turn: a city's updates come from many
 class Size:
     name: str
     entities: int  # the city loaded for S3-S6 and S10
-    instances: int  # history length of the one station S7 aggregates
+    instances: int  # S7: instances in all, spread over `stations`
     seconds: float  # duration of each load run
     deep_offset: int  # S6's offset
+    stations: int  # S7 spreads `instances` over this many stations
 
 
 SIZES = {
-    "smoke": Size("smoke", entities=4000, instances=20_000, seconds=2, deep_offset=800),
-    "full": Size("full", entities=1_000_000, instances=1_000_000, seconds=10, deep_offset=500_000),
+    "smoke": Size("smoke", entities=4000, instances=20_000, seconds=2, deep_offset=800, stations=20),
+    "full": Size("full", entities=1_000_000, instances=1_000_000, seconds=10, deep_offset=500_000, stations=1000),
 }
 
 
@@ -284,33 +285,31 @@ def s6_deep_page(run: Run) -> Result:
 
 # -- S7: temporal aggregation ----------------------------------------------------
 def s7_aggregate(run: Run) -> Result:
-    station = "urn:ngsi-ld:AirQualityObserved:bench-station"
+    """Hourly avg/min/max of every station of a type, over all their instances, in one temporal query."""
+    stations, per_station = run.size.stations, run.size.instances // run.size.stations
 
     async def go() -> tuple[float, list[float], int]:
         async with httpx.AsyncClient(base_url=run.base + API, timeout=600) as client:
-            readings = datagen.readings(run.size.instances)
-            first = [next(readings) for _ in range(1)]
-            created = await client.post(
-                "/temporal/entities", json={"id": station, "type": "AirQualityObserved", "pm25": first}
-            )
-            if created.status_code not in (201, 204):
-                raise RuntimeError(f"temporal create answered {created.status_code}: {created.text[:300]}")
             began = time.perf_counter()
-            while chunk := [r for _, r in zip(range(10_000), readings, strict=False)]:
-                answer = await client.post(f"/temporal/entities/{station}/attrs", json={"pm25": chunk})
-                if answer.status_code != 204:
-                    raise RuntimeError(f"adding instances answered {answer.status_code}: {answer.text[:300]}")
-            load_rate = run.size.instances / (time.perf_counter() - began)
-            params = {"options": "aggregatedValues", "aggrMethods": "avg,min,max", "aggrPeriodDuration": "PT1H"}
+            for number in range(stations):
+                readings = list(datagen.readings(per_station, seed=number))
+                station = {"id": f"urn:ngsi-ld:NoiseLevelObserved:bench-{number:04d}", "type": "NoiseLevelObserved",
+                           "LAeq": readings}  # fmt: skip
+                created = await client.post("/temporal/entities", json=station)
+                if created.status_code not in (201, 204):
+                    raise RuntimeError(f"temporal create answered {created.status_code}: {created.text[:300]}")
+            load_rate = stations * per_station / (time.perf_counter() - began)
+            params = {"type": "NoiseLevelObserved", "attrs": "LAeq", "options": "aggregatedValues",
+                      "aggrMethods": "avg,min,max", "aggrPeriodDuration": "PT1H", "limit": str(stations)}  # fmt: skip
             times = []
             buckets = 0
             for _ in range(5):
                 began = time.perf_counter()
-                answer = await client.get(f"/temporal/entities/{station}", params=params)
+                answer = await client.get("/temporal/entities", params=params)
                 times.append(time.perf_counter() - began)
                 if answer.status_code != 200:
                     raise RuntimeError(f"aggregation answered {answer.status_code}: {answer.text[:300]}")
-                buckets = len(answer.json()["pm25"]["avg"])
+                buckets = sum(len(e["LAeq"]["avg"]) for e in answer.json())
             return load_rate, times, buckets
 
     load_rate, times, buckets = asyncio.run(go())
@@ -318,18 +317,15 @@ def s7_aggregate(run: Run) -> Result:
     return run.add(
         Result(
             "S7",
-            f"hourly avg/min/max over {run.size.instances:,} instances",
+            f"hourly avg/min/max, {stations:,} stations × {per_station:,} instances",
             seconds,
             "s (median of 5)",
             seconds * 1000,
             None,
             max(times) * 1000,
-            None,
-            None,
-            None,
-            "≤ 1 s",
-            seconds <= 1.0,
-            f"{buckets:,} hourly buckets; history loaded at {load_rate:,.0f} instances/s",
+            target="≤ 1 s",
+            met=seconds <= 1.0,
+            notes=f"{buckets:,} hourly buckets; history loaded at {load_rate:,.0f} instances/s",
         )  # fmt: skip
     )
 
@@ -462,16 +458,16 @@ def s9_mqtt(run: Run) -> Result:
 
 def s10_memory(run: Run) -> Result:
     assert run.dosi is not None
-    rss = run.dosi.rss_mb()
+    anon, rss = run.dosi.memory_mb("RssAnon"), run.dosi.memory_mb("VmRSS")
     return run.add(
         Result(
             "S10",
             f"server memory holding {run.size.entities:,} entities",
-            rss,
-            "MB RSS",
+            anon,
+            "MB RssAnon",
             target="≤ 300 MB",
-            met=rss <= 300,
-            notes=f"{run.workers} workers + supervisor, after S3-S6",
+            met=anon <= 300,
+            notes=f"{run.workers} workers + supervisor, after S3-S6; VmRSS {rss:,.0f} MB",
         )  # fmt: skip
     )
 

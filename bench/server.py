@@ -54,15 +54,18 @@ class Server:
             time.sleep(0.01)
         raise RuntimeError(f"server not ready after {timeout}s: {self.log.read_text()[-2000:]}")
 
-    def rss_mb(self) -> float:
-        """Resident memory of the whole process group (the supervisor and every worker)."""
+    def memory_mb(self, field: str = "RssAnon") -> float:
+        """Summed /proc status `field` of the whole process group (supervisor and workers), in MB.
+
+        RssAnon is the processes' own memory; VmRSS adds file pages they map (SQLite's mmap: the OS cache).
+        """
         assert self.process is not None
         total = 0
         for pid in _group(self.process.pid):
             try:
                 with open(f"/proc/{pid}/status") as status:
                     for line in status:
-                        if line.startswith("VmRSS:"):
+                        if line.startswith(field + ":"):
                             total += int(line.split()[1])
             except OSError:
                 continue
