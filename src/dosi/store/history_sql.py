@@ -36,15 +36,15 @@ class InstanceFilters(Protocol):
     def geo(self, tenant: str, geo: GeoQuery) -> str: ...
     def scope(self, node: Any) -> str: ...
     def latest(self, path: AttrPath) -> str: ...
+    def entity_ids(self, query: EntityQuery) -> str: ...  # h.entity_id IN (the entities the query names)
 
 
 class HistoryWhere:
     """Builds WHERE clauses over `history h`; `mark(value)` adds a parameter and returns its placeholder."""
 
-    def __init__(self, mark: Callable[[Any], str], has_type: Callable[[str], str], regex: Callable[[str, str], str]):
+    def __init__(self, mark: Callable[[Any], str], has_type: Callable[[str], str]):
         self.mark = mark
         self.has_type = has_type  # SQL testing that h.types contains the placeholder's type
-        self.regex = regex  # SQL testing that a column matches the placeholder's pattern
 
     def window(self, window: TimeWindow, alias: str = "h") -> list[str]:
         column = f"{alias}.{TIME_COLUMNS[window.timeproperty]}"
@@ -57,27 +57,19 @@ class HistoryWhere:
             clauses.append(f"{column} IS NOT NULL")
         return clauses
 
-    def entities(self, query: EntityQuery, window: TimeWindow) -> str:
+    def entities(self, query: EntityQuery, window: TimeWindow, filters: InstanceFilters) -> str:
+        """Row filters: the entities named by id, idPattern, type or selectors (found through the entity
+        indexes, not by scanning the history), the attributes asked for, the time window."""
         clauses = [f"h.tenant = {self.mark(query.tenant)}"]
-        if query.ids:
-            clauses.append("h.entity_id IN (" + ", ".join(self.mark(i) for i in query.ids) + ")")
-        if query.id_pattern is not None:
-            clauses.append(self.regex(self.mark(query.id_pattern), "h.entity_id"))
-        selectors = list(query.selectors or [])
-        if query.types is not None:
-            clauses.append(self._types(query.types.alternatives))
-        if selectors:
-            alternatives = []
-            for selector in selectors:
-                parts = ["1 = 1"]
-                if selector.ids:
-                    parts.append("h.entity_id IN (" + ", ".join(self.mark(i) for i in selector.ids) + ")")
-                if selector.id_pattern is not None:
-                    parts.append(self.regex(self.mark(selector.id_pattern), "h.entity_id"))
-                if selector.types is not None:
-                    parts.append(self._types(selector.types.alternatives))
-                alternatives.append("(" + " AND ".join(parts) + ")")
-            clauses.append("(" + " OR ".join(alternatives) + ")")
+        if query.ids or query.id_pattern is not None or query.types is not None or query.selectors:
+            named = EntityQuery(
+                tenant=query.tenant,
+                ids=query.ids,
+                id_pattern=query.id_pattern,
+                types=query.types,
+                selectors=query.selectors,
+            )
+            clauses.append(filters.entity_ids(named))
         if query.attrs:
             clauses.append("h.attr IN (" + ", ".join(self.mark(a) for a in query.attrs) + ")")
         clauses.extend(self.window(window))
@@ -116,7 +108,7 @@ class HistoryWhere:
 
         q, scopeQ and geo hold for an entity when some instance in the window satisfies each term.
         """
-        sql = f"FROM history h WHERE {self.entities(query, window)} GROUP BY h.tenant, h.entity_id"
+        sql = f"FROM history h WHERE {self.entities(query, window, filters)} GROUP BY h.tenant, h.entity_id"
         having = []
         if query.q is not None:
             having.append(filters.q(query.q))
@@ -139,10 +131,6 @@ class HistoryWhere:
             expr = members[key] if isinstance(key, str) else filters.latest(key)
             terms.append(expr + (" DESC" if descending else ""))
         return " ORDER BY " + ", ".join([*terms, "min(h.seq)"])
-
-    def _types(self, alternatives: tuple[tuple[str, ...], ...]) -> str:
-        ors = ["(" + " AND ".join(self.has_type(self.mark(name)) for name in names) + ")" for names in alternatives]
-        return "(" + " OR ".join(ors) + ")"
 
 
 def when(row: HistoryRow, column: str) -> float:

@@ -331,7 +331,7 @@ class PostgresStore(PostgresSecurity):
             params.append(value)
             return f"${len(params)}"
 
-        return HistoryWhere(mark, lambda p: f"h.types ? {p}", lambda p, column: f"{column} ~ {p}")
+        return HistoryWhere(mark, lambda p: f"h.types ? {p}")
 
     async def history_entities(
         self, query: EntityQuery, window: TimeWindow

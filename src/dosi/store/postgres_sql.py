@@ -317,6 +317,11 @@ class PostgresHistoryFilters(PostgresWhere):
             predicate = _GEO_PREDICATES[geo.georel].format(q=f"ST_MakeValid({q})").replace("g.geom", stored)
         return f"EXISTS (SELECT 1 FROM history g WHERE {self._of_attr(geo.geoproperty)} AND {predicate})"
 
+    def entity_ids(self, query: EntityQuery) -> str:
+        named = PostgresWhere(self.params)  # the same parameter list: $n numbering continues
+        where = named.build(query)
+        return f"h.entity_id IN (SELECT e.id FROM {named.source} WHERE {where})"
+
     def latest(self, path: AttrPath) -> str:
         """The path's value in the attribute's latest instance (what orderBy sorts entities by)."""
         subs = list(path.sub)

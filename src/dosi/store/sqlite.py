@@ -413,7 +413,6 @@ class SqliteStore(SqliteSecurity):
         return HistoryWhere(
             mark,
             lambda p: f"EXISTS (SELECT 1 FROM json_each(h.types) t WHERE t.value = {p})",
-            lambda p, column: f"dosi_regexp({p}, {column})",
         )
 
     async def history_entities(

@@ -311,6 +311,11 @@ class SqliteHistoryFilters(SqliteWhere):
         self.params.extend([geo.georel, json.dumps(geo.geometry), geo.max_distance, geo.min_distance])
         return f"EXISTS (SELECT 1 FROM history g WHERE {rows} AND dosi_geo(json_extract(g.doc, '$.value'), ?, ?, ?, ?))"
 
+    def entity_ids(self, query: EntityQuery) -> str:
+        named = SqliteWhere(self.params)  # the same parameter list: placeholders stay in order
+        where, _ = named.build(query)
+        return f"h.entity_id IN (SELECT e.id FROM {named.source} WHERE {where})"
+
     def latest(self, path: AttrPath) -> str:
         """The path's value in the attribute's latest instance (what orderBy sorts entities by)."""
         _, inner = self._instance_path(path)
