@@ -75,7 +75,7 @@ def measure(backend: str, size: scenarios.Size, workers: int, wanted: set[str], 
             record["city_load_entities_per_s"] = round(rate, 1)
             print(f"  (loaded {size.entities:,} entities at {rate:,.0f}/s)")
             if backend == "postgres":  # fresh statistics, as autovacuum would gather within a minute of a bulk load
-                asyncio.run(_analyze(database_url))
+                asyncio.run(_run_sql(database_url, "ANALYZE"))
         for scenario in scenarios.READ_SCENARIOS:
             if chosen(scenario.__name__[:2].upper()):
                 scenario(run)
@@ -111,42 +111,23 @@ def _fresh_database(backend: str, admin: str) -> tuple[str, Callable[[], None]]:
     if backend == "sqlite":
         folder = tempfile.mkdtemp(prefix="dosi-bench-")
         return f"sqlite:///{folder}/bench.db", lambda: None
-    import asyncpg
-
     name = f"dosi_bench_{uuid.uuid4().hex[:8]}"
-
-    async def admin_sql(sql: str) -> None:
-        conn = await asyncpg.connect(admin)
-        try:
-            await conn.execute(sql)
-        finally:
-            await conn.close()
-
-    asyncio.run(admin_sql(f'CREATE DATABASE "{name}"'))
-    asyncio.run(_postgis(admin.rpartition("/")[0] + "/" + name))
+    url = admin.rpartition("/")[0] + "/" + name
+    asyncio.run(_run_sql(admin, f'CREATE DATABASE "{name}"'))
+    asyncio.run(_run_sql(url, "CREATE EXTENSION IF NOT EXISTS postgis"))
 
     def drop() -> None:
-        asyncio.run(admin_sql(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(_run_sql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
-    return admin.rpartition("/")[0] + "/" + name, drop
+    return url, drop
 
 
-async def _analyze(url: str) -> None:
+async def _run_sql(url: str, sql: str) -> None:
     import asyncpg
 
     conn = await asyncpg.connect(url)
     try:
-        await conn.execute("ANALYZE")
-    finally:
-        await conn.close()
-
-
-async def _postgis(url: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute("CREATE EXTENSION IF NOT EXISTS postgis")
+        await conn.execute(sql)
     finally:
         await conn.close()
 
