@@ -52,9 +52,14 @@ async def test_time_window_selects_entities_in_sql(store: EntityStore) -> None:
 async def test_aggregate_buckets(store: EntityStore) -> None:
     start = NOW - 3 * 3600
     await record(store, [instance("urn:a:1", STATION, v, start + i * 1800) for i, v in enumerate([1, 3, 5, 7, 9])])
-    first, buckets = await store.aggregate("", "urn:a:1", SPEED, TimeWindow(), None, 3600, distinct=True)
-    assert first == start  # the first period begins at the first instance
-    assert await store.history_attrs("", "urn:a:1", None) == [(SPEED, "Property")]
+    await record(store, [instance("urn:a:2", STATION, 4, start + 100)])
+    found = await store.aggregate("", ["urn:a:1", "urn:a:2"], None, TimeWindow(), None, 3600, distinct=True)
+    assert [(a.entity_id, a.attr, a.attr_type) for a in found] == [
+        ("urn:a:1", SPEED, "Property"),
+        ("urn:a:2", SPEED, "Property"),
+    ]
+    assert found[0].start == start and found[1].start == start + 100  # periods begin at each first instance
+    buckets = found[0].buckets
     # (bucket, count, sum, avg, min, max, sumsq, distinct)
     assert [(b[0], b[1], b[2], b[4], b[5]) for b in buckets] == [(0, 2, 4, 1, 3), (1, 2, 12, 5, 7), (2, 1, 9, 9, 9)]
 

@@ -140,8 +140,7 @@ class TemporalService:
         """The temporal representation of the entities a query selects: (bodies, count, content range)."""
         ids, count = await self.store.history_entities(query, request.window)
         if request.form == "aggregatedValues":  # computed in SQL; the instances themselves are never loaded
-            bodies = [await self._aggregated(query.tenant, i, types, query.attrs, request, ctx) for i, types in ids]
-            return bodies, count, None
+            return await self._aggregated(query.tenant, ids, query.attrs, request, ctx), count, None
         rows = await self.store.history(query.tenant, [i for i, _ in ids], query.attrs, request.window)
         by_entity: dict[str, list[HistoryRow]] = {}
         for row in rows:
@@ -197,28 +196,26 @@ class TemporalService:
     async def _aggregated(
         self,
         tenant: str,
-        entity_id: str,
-        types: list[str],
+        ids: list[tuple[str, list[str]]],
         attrs: list[str] | None,
         request: TemporalRequest,
         ctx: ActiveContext,
-    ) -> dict[str, Any]:
+    ) -> list[dict[str, Any]]:
+        """Every entity's aggregated representation, from one SQL aggregation over all of them."""
         renderer = model.TemporalRenderer(ctx, request.view, request.window.timeproperty)
-        body = renderer.head(entity_id, types)
+        bodies = {entity_id: renderer.head(entity_id, types) for entity_id, types in ids}
         period = request.aggr_period or 10 * 365 * 86400.0
         distinct = "distinctCount" in request.aggr_methods
-        for attr, attr_type in await self.store.history_attrs(tenant, entity_id, attrs):
-            if not renderer.keep(attr):
-                continue
-            start, buckets = await self.store.aggregate(
-                tenant, entity_id, attr, request.window, request.window.after, period, distinct
-            )
-            if buckets:
-                body[ctx.compact(attr)] = {
-                    "type": attr_type,
-                    **model.finish_aggregates(request.aggr_methods, buckets, start, period),
+        found = await self.store.aggregate(
+            tenant, list(bodies), attrs, request.window, request.window.after, period, distinct
+        )
+        for item in found:
+            if renderer.keep(item.attr):
+                bodies[item.entity_id][ctx.compact(item.attr)] = {
+                    "type": item.attr_type,
+                    **model.finish_aggregates(request.aggr_methods, item.buckets, item.start, period),
                 }
-        return body
+        return list(bodies.values())
 
 
 async def _fold_into_current(tx: WriteTransaction, current: Entity | None, given: dict[str, Any], now: str) -> None:

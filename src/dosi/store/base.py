@@ -112,6 +112,17 @@ Bucket = tuple[int, int, float | None, float | None, float | None, float | None,
 
 
 @dataclass
+class Aggregate:
+    """The periods of one attribute of one entity: where they start, its attribute type, the sums per period."""
+
+    entity_id: str
+    attr: str
+    attr_type: str
+    start: float
+    buckets: list[Bucket]
+
+
+@dataclass
 class HistoryRow:
     """One instance of one attribute at one time (the temporal representation's unit)."""
 
@@ -229,17 +240,16 @@ class EntityStore(Protocol):
     async def history(
         self, tenant: str, entity_ids: list[str], attrs: list[str] | None, window: TimeWindow
     ) -> list[HistoryRow]: ...
-    async def history_attrs(self, tenant: str, entity_id: str, attrs: list[str] | None) -> list[tuple[str, str]]: ...
     async def aggregate(
         self,
         tenant: str,
-        entity_id: str,
-        attr: str,
+        entity_ids: list[str],
+        attrs: list[str] | None,
         window: TimeWindow,
-        start: float | None,  # where the first period begins; None: at the first instance in the window
+        start: float | None,  # where the first period begins; None: at each attribute's first instance
         period: float,
         distinct: bool,  # count distinct values too (costs a sort)
-    ) -> tuple[float, list[Bucket]]: ...
+    ) -> list[Aggregate]: ...
     async def prune_history(self, scope: PruneScope, cutoff: float, spared: list[PruneScope]) -> int: ...
     async def maintain_history(self, now: float) -> None: ...  # e.g. create the coming time partitions
     # security: API keys, named secrets (the local issuer's key), the hash-chained audit log

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any, Protocol
 
 from dosi.ngsild.query import AttrPath, GeoQuery, QNode
-from dosi.store.base import EntityQuery, HistoryRow, PruneScope, TimeWindow
+from dosi.store.base import Aggregate, EntityQuery, HistoryRow, PruneScope, TimeWindow
 
 TIME_COLUMNS = {
     "observedAt": "observed_ts",
@@ -14,17 +14,8 @@ TIME_COLUMNS = {
     "modifiedAt": "modified_ts",
     "deletedAt": "deleted_ts",
 }
-# the attributes an entity has in the history: a loose index scan, one probe per attribute
-ATTRS_OF_ENTITY = """
-WITH RECURSIVE a(attr) AS (
-    SELECT min(attr) FROM history WHERE tenant = {t} AND entity_id = {e}
-    UNION ALL
-    SELECT (SELECT min(attr) FROM history WHERE tenant = {t} AND entity_id = {e} AND attr > a.attr)
-    FROM a WHERE a.attr IS NOT NULL
-)
-SELECT a.attr, (SELECT {type_of} FROM history h WHERE h.tenant = {t} AND h.entity_id = {e} AND h.attr = a.attr LIMIT 1)
-FROM a WHERE a.attr IS NOT NULL
-"""
+# the attribute type of each (entity, attribute): one index probe each
+ATTR_TYPE = "(SELECT {type_of} FROM history h WHERE h.tenant = {t} AND h.entity_id = {e} AND h.attr = {a} LIMIT 1)"
 LATEST_FIRST = "g.observed_ts DESC NULLS LAST, g.created_ts DESC"  # the latest instance of `history g` first
 COLUMNS = "entity_id, types, attr, instance_id, dataset_id, observed_ts, created_ts, modified_ts, deleted_ts, num, doc"
 
@@ -90,18 +81,37 @@ class HistoryWhere:
             clauses.append(self.has_type(self.mark(scope.type)))
         return clauses
 
-    def of_attr(self, tenant: str, entity_id: str, attr: str, window: TimeWindow) -> str:
-        """One attribute's live instances in the window that have the window's time property."""
+    def aggregation(
+        self, tenant: str, entity_ids: list[str], attrs: list[str] | None, window: TimeWindow, start: float | None,
+        period: float, bucket: str, value: str | None,
+    ) -> str:  # fmt: skip
+        """Per-period sums of the entities' live instances in the window, one row per (entity, attribute, period).
+
+        Each (entity, attribute) starts its periods at `start`, or at its first instance in the window.
+        `bucket` renders the period index of `(x.t - x.first) / period` for the backend; `value` the JSON value
+        that distinctCount counts (None: not asked for).
+        """
         column = "h." + TIME_COLUMNS[window.timeproperty]
         clauses = [
             f"h.tenant = {self.mark(tenant)}",
-            f"h.entity_id = {self.mark(entity_id)}",
-            f"h.attr = {self.mark(attr)}",
+            "h.entity_id IN (" + ", ".join(self.mark(i) for i in entity_ids) + ")",
             "h.deleted_ts IS NULL",
             *self.window(window),
             f"{column} IS NOT NULL",
         ]
-        return " AND ".join(clauses)
+        if attrs:
+            clauses.append("h.attr IN (" + ", ".join(self.mark(a) for a in attrs) + ")")
+        first = f"min({column}) OVER (PARTITION BY h.entity_id, h.attr)" if start is None else str(float(start))
+        inner = (
+            f"SELECT h.entity_id, h.attr, h.num, {column} AS t, {first} AS first, {value or 'NULL'} AS v"
+            f" FROM history h WHERE {' AND '.join(clauses)}"
+        )
+        periods = bucket.format(x=f"(x.t - x.first) / {float(period)!r}")
+        return (
+            f"SELECT x.entity_id, x.attr, x.first, {periods} AS bucket, count(*), sum(x.num), avg(x.num), min(x.num),"
+            f" max(x.num), sum(x.num * x.num), {'count(DISTINCT x.v)' if value else 'NULL'}"
+            f" FROM ({inner}) AS x GROUP BY x.entity_id, x.attr, x.first, bucket ORDER BY x.entity_id, x.attr, bucket"
+        )
 
     def grouped(self, query: EntityQuery, window: TimeWindow, filters: InstanceFilters) -> str:
         """FROM ... GROUP BY h.entity_id: the entities with instances in the window that pass every filter.
@@ -131,6 +141,16 @@ class HistoryWhere:
             expr = members[key] if isinstance(key, str) else filters.latest(key)
             terms.append(expr + (" DESC" if descending else ""))
         return " ORDER BY " + ", ".join([*terms, "min(h.seq)"])
+
+
+def aggregates_of(rows: list[Any], types: dict[tuple[str, str], str]) -> list[Aggregate]:
+    """Rows of `HistoryWhere.aggregation` (ordered by entity, attribute, period) as one Aggregate each."""
+    out: list[Aggregate] = []
+    for entity_id, attr, first, *bucket in rows:
+        if not out or (out[-1].entity_id, out[-1].attr) != (entity_id, attr):
+            out.append(Aggregate(entity_id, attr, types.get((entity_id, attr)) or "Property", float(first), []))
+        out[-1].buckets.append(tuple(bucket))
+    return out
 
 
 def when(row: HistoryRow, column: str) -> float:

@@ -19,8 +19,8 @@ from dosi.store.base import (
     RECORD_DELIVERY,
     STATS_COLUMNS,
     STATS_JOIN,
+    Aggregate,
     AttributeInfo,
-    Bucket,
     Entity,
     EntityQuery,
     HistoryRow,
@@ -34,7 +34,7 @@ from dosi.store.base import (
     single_type,
     with_stats,
 )
-from dosi.store.history_sql import ATTRS_OF_ENTITY, COLUMNS, TIME_COLUMNS, HistoryWhere
+from dosi.store.history_sql import ATTR_TYPE, COLUMNS, TIME_COLUMNS, HistoryWhere, aggregates_of
 from dosi.store.history_sql import when as _when
 from dosi.store.postgres_security import PostgresSecurity
 from dosi.store.postgres_sql import PostgresHistoryFilters, PostgresWhere
@@ -376,39 +376,33 @@ class PostgresStore(PostgresSecurity):
         out.sort(key=lambda row: (row.entity_id, row.attr, _when(row, key)))
         return out
 
-    async def history_attrs(self, tenant: str, entity_id: str, attrs: list[str] | None) -> list[tuple[str, str]]:
-        sql = ATTRS_OF_ENTITY.format(t="$1", e="$2", type_of="h.doc ->> 'type'")
-        rows = await self.pool.fetch(sql, tenant, entity_id)
-        return [(r[0], r[1] or "Property") for r in rows if attrs is None or r[0] in attrs]
-
     async def aggregate(
         self,
         tenant: str,
-        entity_id: str,
-        attr: str,
+        entity_ids: list[str],
+        attrs: list[str] | None,
         window: TimeWindow,
         start: float | None,
         period: float,
         distinct: bool,
-    ) -> tuple[float, list[Bucket]]:
+    ) -> list[Aggregate]:
+        if not entity_ids:
+            return []
         params: list[Any] = []
-        where = self._history_where(params).of_attr(tenant, entity_id, attr, window)
-        column = "h." + TIME_COLUMNS[window.timeproperty]
-        if start is None:
-            start = await self.pool.fetchval(f"SELECT min({column}) FROM history h WHERE {where}", *params)
-            if start is None:
-                return 0.0, []
-        counted = "count(DISTINCT h.doc -> 'value')" if distinct else "NULL::bigint"
-        n = len(params)
-        rows = await self.pool.fetch(
-            f"SELECT floor(({column} - ${n + 1}) / ${n + 2})::int AS bucket, count(*), sum(h.num), avg(h.num),"
-            f" min(h.num), max(h.num), sum(h.num * h.num), {counted}"
-            f" FROM history h WHERE {where} GROUP BY bucket ORDER BY bucket",
-            *params,
-            start,
-            period,
+        value = "h.doc -> 'value'" if distinct else None
+        sql = self._history_where(params).aggregation(
+            tenant, entity_ids, attrs, window, start, period, "floor({x})::int", value
         )
-        return start, [tuple(r) for r in rows]
+        rows = await self.pool.fetch(sql, *params)
+        pairs = sorted({(r[0], r[1]) for r in rows})
+        kind = ATTR_TYPE.format(type_of="h.doc ->> 'type'", t="$1", e="u.e", a="u.a")
+        found = await self.pool.fetch(
+            f"SELECT u.e, u.a, {kind} FROM unnest($2::text[], $3::text[]) AS u(e, a)",
+            tenant,
+            [p[0] for p in pairs],
+            [p[1] for p in pairs],
+        )
+        return aggregates_of([tuple(r) for r in rows], {(r[0], r[1]): r[2] for r in found})
 
     async def prune_history(self, scope: PruneScope, cutoff: float, spared: list[PruneScope]) -> int:
         deleted = 0

@@ -26,8 +26,8 @@ from dosi.store.base import (
     RECORD_DELIVERY,
     STATS_COLUMNS,
     STATS_JOIN,
+    Aggregate,
     AttributeInfo,
-    Bucket,
     Entity,
     EntityQuery,
     HistoryRow,
@@ -41,7 +41,7 @@ from dosi.store.base import (
     single_type,
     with_stats,
 )
-from dosi.store.history_sql import ATTRS_OF_ENTITY, COLUMNS, TIME_COLUMNS, HistoryWhere
+from dosi.store.history_sql import ATTR_TYPE, COLUMNS, TIME_COLUMNS, HistoryWhere, aggregates_of
 from dosi.store.history_sql import when as _when
 from dosi.store.sqlite_security import SqliteSecurity
 from dosi.store.sqlite_sql import SqliteHistoryFilters, SqliteWhere
@@ -458,35 +458,36 @@ class SqliteStore(SqliteSecurity):
         out.sort(key=lambda row: (row.entity_id, row.attr, _when(row, key)))
         return out
 
-    async def history_attrs(self, tenant: str, entity_id: str, attrs: list[str] | None) -> list[tuple[str, str]]:
-        sql = ATTRS_OF_ENTITY.format(t=":t", e=":e", type_of="json_extract(h.doc, '$.type')")
-        rows = self.db.execute(sql, {"t": tenant, "e": entity_id}).fetchall()
-        return [(r[0], r[1] or "Property") for r in rows if attrs is None or r[0] in attrs]
-
     async def aggregate(
         self,
         tenant: str,
-        entity_id: str,
-        attr: str,
+        entity_ids: list[str],
+        attrs: list[str] | None,
         window: TimeWindow,
         start: float | None,
         period: float,
         distinct: bool,
-    ) -> tuple[float, list[Bucket]]:
+    ) -> list[Aggregate]:
+        if not entity_ids:
+            return []
         params: list[Any] = []
-        where = self._history_where(params).of_attr(tenant, entity_id, attr, window)
-        column = "h." + TIME_COLUMNS[window.timeproperty]
-        if start is None:
-            start = self.db.execute(f"SELECT min({column}) FROM history h WHERE {where}", params).fetchone()[0]
-            if start is None:
-                return 0.0, []
-        counted = "count(DISTINCT json_extract(h.doc, '$.value'))" if distinct else "NULL"
-        rows = self.db.execute(
-            f"SELECT CAST(({column} - ?) / ? AS INTEGER) AS bucket, count(*), sum(h.num), avg(h.num), min(h.num),"
-            f" max(h.num), sum(h.num * h.num), {counted} FROM history h WHERE {where} GROUP BY bucket ORDER BY bucket",
-            [start, period, *params],
+        value = "json_extract(h.doc, '$.value')" if distinct else None
+        sql = self._history_where(params).aggregation(
+            tenant, entity_ids, attrs, window, start, period, "CAST({x} AS INTEGER)", value
+        )
+        rows = self.db.execute(sql, params).fetchall()
+        pairs = sorted({(r[0], r[1]) for r in rows})
+        kind = ATTR_TYPE.format(
+            type_of="json_extract(h.doc, '$.type')",
+            t="?",
+            e="json_extract(j.value, '$[0]')",
+            a="json_extract(j.value, '$[1]')",
+        )
+        found = self.db.execute(
+            f"SELECT json_extract(j.value, '$[0]'), json_extract(j.value, '$[1]'), {kind} FROM json_each(?) j",
+            [tenant, orjson.dumps(pairs).decode()],
         ).fetchall()
-        return start, [tuple(r) for r in rows]
+        return aggregates_of(rows, {(r[0], r[1]): r[2] for r in found})
 
     async def prune_history(self, scope: PruneScope, cutoff: float, spared: list[PruneScope]) -> int:
         params: list[Any] = []
