@@ -33,6 +33,7 @@ class Size:
 
 SIZES = {
     "smoke": Size("smoke", entities=4000, instances=20_000, seconds=2, deep_offset=800, stations=20),
+    "medium": Size("medium", entities=100_000, instances=100_000, seconds=5, deep_offset=20_000, stations=100),
     "full": Size("full", entities=1_000_000, instances=1_000_000, seconds=10, deep_offset=500_000, stations=1000),
 }
 

@@ -175,10 +175,11 @@ async def test_q_runs_in_the_database(city: EntityStore, q: str, expected: list[
 @pytest.mark.parametrize("q", ["height>50", 'name=="Pisa"', "height==21.5", "speed==30..80", 'name=="Pisa","Louvre"'])
 async def test_q_value_index_both_ways(city: EntityStore, q: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """A plain comparison starts from the value index or checks it entity by entity: the same answer."""
-    from dosi.store import sqlite
+    from dosi.store import postgres, sqlite
 
     first = await q_ids(city, q)
-    monkeypatch.setattr(sqlite, "FEW_VALUES", 0)  # SQLite now treats every term as unselective
+    monkeypatch.setattr(sqlite, "FEW_VALUES", 0)  # now every term counts as unselective
+    monkeypatch.setattr(postgres, "FEW_VALUES", 0)
     assert await q_ids(city, q) == first != []
 
 

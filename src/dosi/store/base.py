@@ -391,6 +391,15 @@ def indexed_comparison(node: Comparison) -> tuple[str, str, list[Any]] | None:
     return None
 
 
+def indexed_comparisons(node: QNode | None) -> list[Comparison]:
+    """The comparisons of a q expression that the value index can answer."""
+    if node is None:
+        return []
+    if isinstance(node, Comparison):
+        return [node] if not node.path.sub and not node.path.keys and indexed_comparison(node) else []
+    return [c for item in getattr(node, "items", ()) for c in indexed_comparisons(item)]
+
+
 def geo_rows(entity: Entity) -> list[tuple[str, dict[str, Any]]]:
     """(attribute IRI, geometry) of every GeoProperty instance of an entity."""
     rows = []

@@ -30,6 +30,8 @@ from dosi.store.base import (
     StoredContext,
     TimeWindow,
     TypeInfo,
+    indexed_comparison,
+    indexed_comparisons,
     only_type_filter,
     single_type,
     with_stats,
@@ -49,6 +51,15 @@ INSTALL_HINT = "PostgreSQL support needs the extra: pip install 'dosi[postgres]'
 MIGRATION_LOCK = 4_242_001
 PAST_THE_END = 1 << 62  # a seq no entity has: the page after the last one is empty
 DEEP_PAGE = 4096  # offsets beyond this seek through type_buckets instead of stepping through rows
+FEW_VALUES = 2000  # below this many matches, a q term is answered from the value index first
+# the seq at an offset among a type's entities: the bucket holding it, then a short step inside the bucket
+SEEK_SQL = (
+    "WITH b AS (SELECT bucket, n, sum(n) OVER (ORDER BY bucket) - n AS before FROM type_buckets"
+    " WHERE tenant = {tenant} AND type = {type} AND n > 0),"
+    " hit AS (SELECT bucket, before FROM b WHERE before + n > {offset} ORDER BY bucket LIMIT 1)"
+    " SELECT (SELECT s.seq FROM entity_types s WHERE s.tenant = {tenant} AND s.type = {type}"
+    " AND s.seq >= hit.bucket << 12 ORDER BY s.seq LIMIT 1 OFFSET {offset} - hit.before) FROM hit"
+)
 
 
 async def _noop_reset(conn: Any) -> None:
@@ -124,15 +135,19 @@ class PostgresStore(PostgresSecurity):
         return doc
 
     async def query(self, query: EntityQuery) -> QueryResult:
-        where = PostgresWhere()
-        sql = where.build(query)
         result = QueryResult()
         try:
+            selective = await self._selective(query)
+            where = PostgresWhere(selective=selective)
+            sql = where.build(query)
             if query.limit > 0:
                 skip = query.offset
                 if skip > DEEP_PAGE and only_type_filter(query):
-                    start = await self._seek(query.tenant, str(single_type(query)), skip)
-                    sql = f"{sql} AND t.seq >= {where.p(start if start is not None else PAST_THE_END)}"
+                    # seek: the seq at the offset, found through type_buckets inside the same statement
+                    seek = SEEK_SQL.format(
+                        tenant=where.p(query.tenant), type=where.p(single_type(query)), offset=where.p(skip)
+                    )
+                    sql = f"{sql} AND t.seq >= coalesce(({seek}), {PAST_THE_END})"
                     skip = 0
                 order = where.order_by(query)
                 limit = where.p(query.limit)
@@ -150,7 +165,7 @@ class PostgresStore(PostgresSecurity):
                         single_type(query),
                     )
                 else:
-                    count_where = PostgresWhere()
+                    count_where = PostgresWhere(selective=selective)
                     count_sql = count_where.build(query)
                     total = await self.pool.fetchval(
                         f"SELECT count(*) FROM {count_where.source} WHERE {count_sql}", *count_where.params
@@ -160,27 +175,31 @@ class PostgresStore(PostgresSecurity):
             raise _translate(err) from None
         return result
 
-    async def _seek(self, tenant: str, type_iri: str, offset: int) -> int | None:
-        """The seq of the entity at `offset` among a type's entities, found through type_buckets."""
-        skipped = 0
-        rows = await self.pool.fetch(
-            "SELECT bucket, n FROM type_buckets WHERE tenant = $1 AND type = $2 AND n > 0 ORDER BY bucket",
-            tenant,
-            type_iri,
-        )
-        for bucket, count in rows:
-            if skipped + count > offset:
-                seq = await self.pool.fetchval(
-                    "SELECT seq FROM entity_types WHERE tenant = $1 AND type = $2 AND seq >= $3 ORDER BY seq"
-                    " LIMIT 1 OFFSET $4",
-                    tenant,
-                    type_iri,
-                    bucket << 12,
-                    offset - skipped,
-                )
-                return int(seq) if seq is not None else None
-            skipped += count
-        return None
+    async def _selective(self, query: EntityQuery) -> set[int]:
+        """The q comparisons few entities meet (ids of their nodes): those start from the value index."""
+        chosen = set()
+        for node in indexed_comparisons(query.q):
+            compared = indexed_comparison(node)
+            assert compared is not None
+            column, operator, values = compared
+            if column == "txt":
+                column = 'txt COLLATE "C"'
+            marks = [f"${n}" for n in range(3, 3 + len(values))]
+            condition = {
+                "BETWEEN": f"v.{column} BETWEEN {marks[0]} AND {marks[-1]}",
+                "IN": f"v.{column} = ANY($3)",
+            }.get(operator, f"v.{column} {operator} {marks[0]}")
+            args = [values] if operator == "IN" else values
+            few = await self.pool.fetchval(
+                f"SELECT count(*) FROM (SELECT 1 FROM entity_values v WHERE v.tenant = $1 AND v.attr = $2"
+                f" AND {condition} LIMIT {FEW_VALUES}) AS x",
+                query.tenant,
+                node.path.attr,
+                *args,
+            )
+            if few < FEW_VALUES:
+                chosen.add(id(node))
+        return chosen
 
     async def types(self, tenant: str, type_iri: str | None = None) -> list[TypeInfo]:
         filter_sql = " AND type = $2" if type_iri is not None else ""

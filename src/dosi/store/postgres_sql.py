@@ -40,9 +40,10 @@ def jsonpath_key(name: str) -> str:
 
 
 class PostgresWhere:
-    def __init__(self, params: list[Any] | None = None) -> None:
+    def __init__(self, params: list[Any] | None = None, selective: set[int] | None = None) -> None:
         self.params: list[Any] = params if params is not None else []
         self.values_index = True  # plain q comparisons go through entity_values
+        self.selective = selective or set()  # ids of q comparisons few entities meet
         self.tenant = ""
         self.source = "entities e"
         self.order_key = "e.seq"
@@ -189,9 +190,16 @@ class PostgresWhere:
             condition = f"v.{column} = ANY({self.p(values)})"
         else:
             condition = f"v.{column} {operator} {self.p(values[0])}"
+        if id(node) in self.selective:  # few matches: start from them
+            return (
+                f"e.seq IN (SELECT v.seq FROM entity_values v WHERE v.tenant = {self.p(self.tenant)}"
+                f" AND v.attr = {self.p(node.path.attr)} AND {condition})"
+            )
+        # many matches: check each entity met on the way (OFFSET 0 keeps the planner from turning the check
+        # into a join over every match; pages walk in order and stop early)
         return (
             f"EXISTS (SELECT 1 FROM entity_values v WHERE v.seq = e.seq AND v.tenant = {self.p(self.tenant)}"
-            f" AND v.attr = {self.p(node.path.attr)} AND {condition})"
+            f" AND v.attr = {self.p(node.path.attr)} AND {condition} OFFSET 0)"
         )
 
     def _comparison(self, node: Comparison) -> str:
