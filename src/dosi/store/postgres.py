@@ -143,11 +143,10 @@ class PostgresStore(PostgresSecurity):
             if query.limit > 0:
                 skip = query.offset
                 if skip > DEEP_PAGE and only_type_filter(query):
-                    # seek: the seq at the offset, found through type_buckets inside the same statement
-                    seek = SEEK_SQL.format(
-                        tenant=where.p(query.tenant), type=where.p(single_type(query)), offset=where.p(skip)
-                    )
-                    sql = f"{sql} AND t.seq >= coalesce(({seek}), {PAST_THE_END})"
+                    # seek: the seq at the offset, found through type_buckets (a known value plans best)
+                    seek = SEEK_SQL.format(tenant="$1", type="$2", offset="$3")
+                    start = await self.pool.fetchval(seek, query.tenant, single_type(query), skip)
+                    sql = f"{sql} AND t.seq >= {where.p(start if start is not None else PAST_THE_END)}"
                     skip = 0
                 order = where.order_by(query)
                 limit = where.p(query.limit)

@@ -57,7 +57,9 @@ class PostgresWhere:
         single = single_type(query)
         if single is not None:
             # walk the (tenant, type, seq) index in order: the first page needs no sort of every match
-            self.source = "entity_types t JOIN entities e ON e.seq = t.seq"
+            # a nested loop over the type's index in seq order: the fence (OFFSET 0) keeps the planner from a
+            # merge join that would read the entities table from its first row to reach the type's first one
+            self.source = "entity_types t CROSS JOIN LATERAL (SELECT * FROM entities x WHERE x.seq = t.seq OFFSET 0) e"
             self.order_key = "t.seq"
             clauses.append(f"t.tenant = {self.p(query.tenant)} AND t.type = {self.p(single)}")
         clauses.append(f"e.tenant = {self.p(query.tenant)}")
@@ -192,7 +194,7 @@ class PostgresWhere:
             condition = f"v.{column} {operator} {self.p(values[0])}"
         if id(node) in self.selective:  # few matches: start from them
             return (
-                f"e.seq IN (SELECT v.seq FROM entity_values v WHERE v.tenant = {self.p(self.tenant)}"
+                f"{self.order_key} IN (SELECT v.seq FROM entity_values v WHERE v.tenant = {self.p(self.tenant)}"
                 f" AND v.attr = {self.p(node.path.attr)} AND {condition})"
             )
         # many matches: check each entity met on the way (OFFSET 0 keeps the planner from turning the check
@@ -275,7 +277,7 @@ class PostgresWhere:
         else:
             predicate = _GEO_PREDICATES[geo.georel].format(q=f"ST_MakeValid({q})")
         return (
-            f"e.seq IN (SELECT g.seq FROM entity_geo g WHERE g.tenant = {self.p(tenant)}"
+            f"{self.order_key} IN (SELECT g.seq FROM entity_geo g WHERE g.tenant = {self.p(tenant)}"
             f" AND g.attr = {self.p(geo.geoproperty)} AND {predicate})"
         )
 
