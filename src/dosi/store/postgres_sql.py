@@ -192,10 +192,10 @@ class PostgresWhere:
             condition = f"v.{column} = ANY({self.p(values)})"
         else:
             condition = f"v.{column} {operator} {self.p(values[0])}"
-        if id(node) in self.selective:  # few matches: start from them
+        if id(node) in self.selective:  # few matches: collect them once (an array), then fetch just those
             return (
-                f"{self.order_key} IN (SELECT v.seq FROM entity_values v WHERE v.tenant = {self.p(self.tenant)}"
-                f" AND v.attr = {self.p(node.path.attr)} AND {condition})"
+                f"{self.order_key} = ANY(ARRAY(SELECT v.seq FROM entity_values v WHERE v.tenant = {self.p(self.tenant)}"
+                f" AND v.attr = {self.p(node.path.attr)} AND {condition}))"
             )
         # many matches: check each entity met on the way (OFFSET 0 keeps the planner from turning the check
         # into a join over every match; pages walk in order and stop early)
