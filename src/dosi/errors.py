@@ -128,7 +128,7 @@ class TooManyRequests(DosiError):
     title = "Too many requests: slow down / 요청이 너무 많습니다"
     status = 429
 
-    def __init__(self, detail: str, retry_after: int):
+    def __init__(self, detail: str = "", retry_after: int = 1):
         super().__init__(detail)
         self.retry_after = retry_after
 
