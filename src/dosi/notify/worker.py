@@ -111,8 +111,7 @@ class DeliveryWorker:
                 log.exception("delivery of %s failed unexpectedly", row.notification_id)
                 await self._failed(row, sent_at, repr(err))
                 return
-        await self.store.finish_outbox(row.seq)
-        await self.store.record_delivery(row.tenant, row.subscription_id, True, sent_at, now_iso())
+        await self.store.delivered(row, sent_at, now_iso())
 
     async def _failed(self, row: OutboxRow, sent_at: str, reason: str) -> None:
         await self.store.record_delivery(row.tenant, row.subscription_id, False, sent_at, now_iso())

@@ -296,6 +296,17 @@ class PostgresStore(PostgresSecurity):
         failed = 0 if ok else 1
         await self.pool.execute(RECORD_DELIVERY.format(p="$"), tenant, sub_id, failed, sent_at, done_at)
 
+    async def delivered(self, row: OutboxRow, sent_at: str, done_at: str) -> None:
+        await self.pool.execute(
+            "WITH gone AS (DELETE FROM outbox WHERE seq = $6) " + RECORD_DELIVERY.format(p="$"),
+            row.tenant,
+            row.subscription_id,
+            0,
+            sent_at,
+            done_at,
+            row.seq,
+        )
+
     async def claim_outbox(self, now: float, lease: float, limit: int) -> list[OutboxRow]:
         rows = await self.pool.fetch(
             "UPDATE outbox SET claimed_until = $1 WHERE seq IN (SELECT seq FROM outbox WHERE next_at <= $2"

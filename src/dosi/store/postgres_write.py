@@ -240,12 +240,21 @@ class PostgresTransaction:
         return [r[0] for r in rows]
 
     async def add_outbox(self, rows: list[OutboxRow]) -> None:
-        await self.conn.executemany(
-            "INSERT INTO outbox (tenant, subscription_id, notification_id, endpoint, payload, created_at, next_at)"
-            " VALUES ($1, $2, $3, $4, $5, $6, 0)",
-            [(r.tenant, r.subscription_id, r.notification_id, r.endpoint, r.payload, r.created_at) for r in rows],
+        # one statement: the rows, and the wake-up that listeners receive when this transaction commits
+        await self.conn.execute(
+            "WITH added AS (INSERT INTO outbox"
+            " (tenant, subscription_id, notification_id, endpoint, payload, created_at, next_at)"
+            " SELECT u.tenant, u.sub, u.nid, u.endpoint::jsonb, u.payload, u.created, 0"
+            " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
+            " AS u(tenant, sub, nid, endpoint, payload, created))"
+            " SELECT pg_notify('dosi_outbox', '')",
+            [r.tenant for r in rows],
+            [r.subscription_id for r in rows],
+            [r.notification_id for r in rows],
+            [orjson.dumps(r.endpoint).decode() for r in rows],
+            [r.payload for r in rows],
+            [r.created_at for r in rows],
         )
-        await self.conn.execute("NOTIFY dosi_outbox")  # delivered to listeners when this transaction commits
 
     async def add_history(self, rows: list[HistoryRow], upsert: bool = False) -> None:
         if not rows:

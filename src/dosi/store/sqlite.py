@@ -364,6 +364,11 @@ class SqliteStore(SqliteSecurity):
             self.db.execute(RECORD_DELIVERY.format(p="?"), (tenant, sub_id, 0 if ok else 1, sent_at, done_at))
 
     # -- outbox ----------------------------------------------------------
+    async def delivered(self, row: OutboxRow, sent_at: str, done_at: str) -> None:
+        async with self._writing():
+            self.db.execute("DELETE FROM outbox WHERE seq = ?", (row.seq,))
+            self.db.execute(RECORD_DELIVERY.format(p="?"), (row.tenant, row.subscription_id, 0, sent_at, done_at))
+
     async def claim_outbox(self, now: float, lease: float, limit: int) -> list[OutboxRow]:
         async with self._writing():
             rows = self.db.execute(
