@@ -122,6 +122,9 @@ async def test_update_notifies_with_q_and_format(hub_client: Any, receiver: Rece
     await client.post("/entities", json=station(10))  # created, but q does not hold
     await client.patch("/entities/urn:ngsi-ld:AirQualityObserved:jongno/attrs", json={"pm25": 50})
     got = (await receiver.wait_for(1))[0]
+    # whoever receives a notification already sees it counted (the ETSI suite checks this at once)
+    sent = (await client.get("/subscriptions/urn:ngsi-ld:Subscription:s1")).json()["notification"]
+    assert sent["timesSent"] == 1 and "lastNotification" in sent
     assert got["body"]["type"] == "Notification" and got["body"]["subscriptionId"] == "urn:ngsi-ld:Subscription:s1"
     assert got["body"]["data"] == [
         {"id": "urn:ngsi-ld:AirQualityObserved:jongno", "type": "AirQualityObserved", "pm25": 50}

@@ -101,20 +101,21 @@ class DeliveryWorker:
         scheme = "mqtt" if uri.startswith(("mqtt:", "mqtts:")) else "http"
         host = urlsplit(uri).netloc
         async with self.in_order[row.subscription_id], self.caps[host]:
-            sent_at = now_iso()
+            # counted before the attempt, so whoever receives the notification already sees it in timesSent
+            await self.store.record_delivery(row.tenant, row.subscription_id, "sent", now_iso())
             try:
                 await self.senders[scheme].send(row.endpoint, row.payload.encode(), row.tenant)
             except DeliveryError as err:
-                await self._failed(row, sent_at, str(err))
+                await self._failed(row, str(err))
                 return
             except Exception as err:  # a sender bug must not lose the row
                 log.exception("delivery of %s failed unexpectedly", row.notification_id)
-                await self._failed(row, sent_at, repr(err))
+                await self._failed(row, repr(err))
                 return
-        await self.store.delivered(row, sent_at, now_iso())
+        await self.store.delivered(row, now_iso())
 
-    async def _failed(self, row: OutboxRow, sent_at: str, reason: str) -> None:
-        await self.store.record_delivery(row.tenant, row.subscription_id, False, sent_at, now_iso())
+    async def _failed(self, row: OutboxRow, reason: str) -> None:
+        await self.store.record_delivery(row.tenant, row.subscription_id, "failed", now_iso())
         if row.attempts + 1 >= self.settings.notify_max_attempts:
             log.warning(
                 "dropping notification %s to %s after %d attempts: %s",

@@ -224,10 +224,10 @@ class EntityStore(Protocol):
     async def get_subscription(self, tenant: str, sub_id: str) -> dict[str, Any] | None: ...
     async def list_subscriptions(self, tenant: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]: ...
     async def delete_subscription(self, tenant: str, sub_id: str) -> bool: ...
-    # one delivery attempt: sent at `sent_at`, succeeded or failed at `done_at`
-    async def record_delivery(self, tenant: str, sub_id: str, ok: bool, sent_at: str, done_at: str) -> None: ...
+    # a delivery's steps in the subscription's status: sent (counted before the attempt), then ok or failed
+    async def record_delivery(self, tenant: str, sub_id: str, step: str, at: str) -> None: ...  # sent|ok|failed
     # a delivered row: finish it and count the success, together
-    async def delivered(self, row: OutboxRow, sent_at: str, done_at: str) -> None: ...
+    async def delivered(self, row: OutboxRow, at: str) -> None: ...
     # the outbox: claim due rows for `lease` seconds, then finish (delete) or retry them
     async def claim_outbox(self, now: float, lease: float, limit: int) -> list[OutboxRow]: ...
     async def finish_outbox(self, seq: int) -> None: ...
@@ -296,18 +296,32 @@ def only_type_filter(query: EntityQuery) -> bool:
 RECORD_DELIVERY = """
 INSERT INTO subscription_stats
     (tenant, id, times_sent, times_failed, last_notification, last_success, last_failure, status)
-SELECT {p}1, {p}2, 1, CAST({p}3 AS INTEGER), {p}4, CASE WHEN CAST({p}3 AS INTEGER) = 0 THEN {p}5 END,
-       CASE WHEN CAST({p}3 AS INTEGER) = 1 THEN {p}5 END,
-       CASE WHEN CAST({p}3 AS INTEGER) = 0 THEN 'ok' ELSE 'failed' END
+SELECT {p}1, {p}2, CAST({p}3 AS INTEGER), CAST({p}4 AS INTEGER), {p}5, {p}6, {p}7, {p}8
 WHERE EXISTS (SELECT 1 FROM subscriptions WHERE tenant = {p}1 AND id = {p}2)
 ON CONFLICT (tenant, id) DO UPDATE SET
-    times_sent = subscription_stats.times_sent + 1,
+    times_sent = subscription_stats.times_sent + excluded.times_sent,
     times_failed = subscription_stats.times_failed + excluded.times_failed,
-    last_notification = excluded.last_notification,
+    last_notification = coalesce(excluded.last_notification, subscription_stats.last_notification),
     last_success = coalesce(excluded.last_success, subscription_stats.last_success),
     last_failure = coalesce(excluded.last_failure, subscription_stats.last_failure),
-    status = excluded.status
+    status = coalesce(excluded.status, subscription_stats.status)
 """
+
+
+def delivery_step(tenant: str, sub_id: str, step: str, at: str) -> tuple[Any, ...]:
+    """RECORD_DELIVERY's parameters for one step of a delivery: sent (before), ok or failed (after)."""
+    return (
+        tenant,
+        sub_id,
+        1 if step == "sent" else 0,
+        1 if step == "failed" else 0,
+        at if step == "sent" else None,
+        at if step == "ok" else None,
+        at if step == "failed" else None,
+        None if step == "sent" else step,
+    )
+
+
 STATS_COLUMNS = "st.times_sent, st.times_failed, st.last_notification, st.last_success, st.last_failure, st.status"
 STATS_JOIN = "LEFT JOIN subscription_stats st ON st.tenant = s.tenant AND st.id = s.id"
 

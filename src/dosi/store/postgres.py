@@ -30,6 +30,7 @@ from dosi.store.base import (
     StoredContext,
     TimeWindow,
     TypeInfo,
+    delivery_step,
     indexed_comparison,
     indexed_comparisons,
     only_type_filter,
@@ -292,18 +293,13 @@ class PostgresStore(PostgresSecurity):
             status = await conn.execute("DELETE FROM subscriptions WHERE tenant = $1 AND id = $2", tenant, sub_id)
         return bool(status.endswith(" 1"))
 
-    async def record_delivery(self, tenant: str, sub_id: str, ok: bool, sent_at: str, done_at: str) -> None:
-        failed = 0 if ok else 1
-        await self.pool.execute(RECORD_DELIVERY.format(p="$"), tenant, sub_id, failed, sent_at, done_at)
+    async def record_delivery(self, tenant: str, sub_id: str, step: str, at: str) -> None:
+        await self.pool.execute(RECORD_DELIVERY.format(p="$"), *delivery_step(tenant, sub_id, step, at))
 
-    async def delivered(self, row: OutboxRow, sent_at: str, done_at: str) -> None:
+    async def delivered(self, row: OutboxRow, at: str) -> None:
         await self.pool.execute(
-            "WITH gone AS (DELETE FROM outbox WHERE seq = $6) " + RECORD_DELIVERY.format(p="$"),
-            row.tenant,
-            row.subscription_id,
-            0,
-            sent_at,
-            done_at,
+            "WITH gone AS (DELETE FROM outbox WHERE seq = $9) " + RECORD_DELIVERY.format(p="$"),
+            *delivery_step(row.tenant, row.subscription_id, "ok", at),
             row.seq,
         )
 

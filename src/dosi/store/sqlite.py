@@ -37,6 +37,7 @@ from dosi.store.base import (
     StoredContext,
     TimeWindow,
     TypeInfo,
+    delivery_step,
     only_type_filter,
     single_type,
     with_stats,
@@ -359,15 +360,14 @@ class SqliteStore(SqliteSecurity):
             cursor = self.db.execute("DELETE FROM subscriptions WHERE tenant = ? AND id = ?", (tenant, sub_id))
         return cursor.rowcount > 0
 
-    async def record_delivery(self, tenant: str, sub_id: str, ok: bool, sent_at: str, done_at: str) -> None:
+    async def record_delivery(self, tenant: str, sub_id: str, step: str, at: str) -> None:
         async with self._writing():
-            self.db.execute(RECORD_DELIVERY.format(p="?"), (tenant, sub_id, 0 if ok else 1, sent_at, done_at))
+            self.db.execute(RECORD_DELIVERY.format(p="?"), delivery_step(tenant, sub_id, step, at))
 
-    # -- outbox ----------------------------------------------------------
-    async def delivered(self, row: OutboxRow, sent_at: str, done_at: str) -> None:
+    async def delivered(self, row: OutboxRow, at: str) -> None:
         async with self._writing():
             self.db.execute("DELETE FROM outbox WHERE seq = ?", (row.seq,))
-            self.db.execute(RECORD_DELIVERY.format(p="?"), (row.tenant, row.subscription_id, 0, sent_at, done_at))
+            self.db.execute(RECORD_DELIVERY.format(p="?"), delivery_step(row.tenant, row.subscription_id, "ok", at))
 
     async def claim_outbox(self, now: float, lease: float, limit: int) -> list[OutboxRow]:
         async with self._writing():
