@@ -250,3 +250,10 @@ async def test_too_many_requests(settings: Settings, store: EntityStore) -> None
         answer = await http.get("/types", headers=keyed(key))
     assert answer.status_code == 429 and int(answer.headers["Retry-After"]) >= 1
     assert answer.json()["type"] == "urn:dosi:error:TooManyRequests"
+
+
+async def test_only_health_is_public(secured: httpx.AsyncClient) -> None:
+    transport = secured._transport  # the same app, addressed outside /ngsi-ld/v1
+    async with httpx.AsyncClient(transport=transport, base_url="http://dosi.test") as http:
+        assert (await http.get("/health")).status_code == 200
+        assert (await http.get("/anything-else")).status_code == 401

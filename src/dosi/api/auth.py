@@ -16,6 +16,8 @@ from dosi.security.principal import OPEN, Principal
 from dosi.settings import Settings
 from dosi.store.base import EntityStore
 
+PUBLIC_PATHS = frozenset({"/health"})  # answered without credentials (load balancers); everything else is checked
+
 
 class AuthMiddleware:
     def __init__(
@@ -40,7 +42,7 @@ class AuthMiddleware:
         )
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or not scope["path"].startswith(self.prefix):
+        if scope["type"] != "http" or scope["path"] in PUBLIC_PATHS:
             await self.app(scope, receive, send)
             return
         scope.setdefault("state", {})
@@ -49,7 +51,7 @@ class AuthMiddleware:
             await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
-        method, path = scope["method"], scope["path"][len(self.prefix) :]
+        method, path = scope["method"], scope["path"].removeprefix(self.prefix)
         tenant = headers.get("ngsild-tenant", "")
         action = action_of(method, path)
         principal: Principal | None = None
