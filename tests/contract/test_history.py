@@ -25,7 +25,11 @@ def instance(entity_id: str, etype: str, value: float, recorded: float, observed
 
 
 async def record(store: EntityStore, rows: list[HistoryRow], tenant: str = "") -> None:
+    """History rows, and their entities (every entity with history exists as an entity)."""
     async with store.transaction(tenant) as tx:
+        for entity_id, types in {r.entity_id: r.types for r in rows}.items():
+            now = iso(NOW)
+            await tx.insert({"id": entity_id, "type": types, "createdAt": now, "modifiedAt": now, "attrs": {}})
         await tx.add_history(rows)
 
 

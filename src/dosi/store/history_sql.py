@@ -27,7 +27,7 @@ class InstanceFilters(Protocol):
     def geo(self, tenant: str, geo: GeoQuery) -> str: ...
     def scope(self, node: Any) -> str: ...
     def latest(self, path: AttrPath) -> str: ...
-    def entity_ids(self, query: EntityQuery) -> str: ...  # h.entity_id IN (the entities the query names)
+    def entities(self, query: EntityQuery) -> tuple[str, str]: ...  # (FROM source with `e`, WHERE) of the named
 
 
 class HistoryWhere:
@@ -47,24 +47,6 @@ class HistoryWhere:
         if clauses or window.timeproperty != "observedAt":
             clauses.append(f"{column} IS NOT NULL")
         return clauses
-
-    def entities(self, query: EntityQuery, window: TimeWindow, filters: InstanceFilters) -> str:
-        """Row filters: the entities named by id, idPattern, type or selectors (found through the entity
-        indexes, not by scanning the history), the attributes asked for, the time window."""
-        clauses = [f"h.tenant = {self.mark(query.tenant)}"]
-        if query.ids or query.id_pattern is not None or query.types is not None or query.selectors:
-            named = EntityQuery(
-                tenant=query.tenant,
-                ids=query.ids,
-                id_pattern=query.id_pattern,
-                types=query.types,
-                selectors=query.selectors,
-            )
-            clauses.append(filters.entity_ids(named))
-        if query.attrs:
-            clauses.append("h.attr IN (" + ", ".join(self.mark(a) for a in query.attrs) + ")")
-        clauses.extend(self.window(window))
-        return " AND ".join(clauses)
 
     def prune(self, scope: PruneScope, cutoff: float, spared: list[PruneScope]) -> str:
         """Instances of `scope` recorded before `cutoff`, except those of the `spared` narrower scopes."""
@@ -113,34 +95,42 @@ class HistoryWhere:
             f" FROM ({inner}) AS x GROUP BY x.entity_id, x.attr, x.first, bucket ORDER BY x.entity_id, x.attr, bucket"
         )
 
-    def grouped(self, query: EntityQuery, window: TimeWindow, filters: InstanceFilters) -> str:
-        """FROM ... GROUP BY h.entity_id: the entities with instances in the window that pass every filter.
+    def listed(self, query: EntityQuery, window: TimeWindow, filters: InstanceFilters) -> str:
+        """FROM ... WHERE ...: the entities a temporal query selects, driven by the entity indexes.
 
-        q, scopeQ and geo hold for an entity when some instance in the window satisfies each term.
+        An entity is listed when it has an instance in the window (of the attributes asked for, if any) and
+        q, scopeQ and geo each hold for some instance in the window. Every entity with history exists as an
+        entity (temporal provision creates it), so the walk starts from the entities, not from the history.
         """
-        sql = f"FROM history h WHERE {self.entities(query, window, filters)} GROUP BY h.tenant, h.entity_id"
-        having = []
+        named = EntityQuery(
+            tenant=query.tenant,
+            ids=query.ids,
+            id_pattern=query.id_pattern,
+            types=query.types,
+            selectors=query.selectors,
+        )
+        source, where = filters.entities(named)
+        recorded = ["h.tenant = e.tenant", "h.entity_id = e.id"]
+        if query.attrs:
+            recorded.append("h.attr IN (" + ", ".join(self.mark(a) for a in query.attrs) + ")")
+        recorded.extend(self.window(window))
+        clauses = [where, f"EXISTS (SELECT 1 FROM history h WHERE {' AND '.join(recorded)})"]
         if query.q is not None:
-            having.append(filters.q(query.q))
+            clauses.append(filters.q(query.q))
         if query.scope_q is not None:
-            having.append(filters.scope(query.scope_q))
+            clauses.append(filters.scope(query.scope_q))
         if query.geo is not None:
-            having.append(filters.geo(query.tenant, query.geo))
-        return sql + (" HAVING " + " AND ".join(having) if having else "")
+            clauses.append(filters.geo(query.tenant, query.geo))
+        return f"FROM {source} WHERE {' AND '.join(clauses)}"
 
     def order(self, query: EntityQuery, filters: InstanceFilters, first_type: str) -> str:
-        """ORDER BY for grouped entities: orderBy terms, then the order they were first recorded in."""
-        members = {
-            "id": "h.entity_id",
-            "type": first_type,
-            "createdAt": "min(h.created_ts)",
-            "modifiedAt": "max(h.modified_ts)",
-        }
+        """ORDER BY for listed entities: orderBy terms, then the order the entities were created in."""
+        members = {"id": "e.id", "type": first_type, "createdAt": "e.created_at", "modifiedAt": "e.modified_at"}
         terms = []
         for key, descending in query.order_by or []:
             expr = members[key] if isinstance(key, str) else filters.latest(key)
             terms.append(expr + (" DESC" if descending else ""))
-        return " ORDER BY " + ", ".join([*terms, "min(h.seq)"])
+        return " ORDER BY " + ", ".join([*terms, "e.seq"])
 
 
 def aggregates_of(rows: list[Any], types: dict[tuple[str, str], str]) -> list[Aggregate]:

@@ -52,6 +52,7 @@ INSTALL_HINT = "PostgreSQL support needs the extra: pip install 'dosi[postgres]'
 MIGRATION_LOCK = 4_242_001
 PAST_THE_END = 1 << 62  # a seq no entity has: the page after the last one is empty
 DEEP_PAGE = 4096  # offsets beyond this seek through type_buckets instead of stepping through rows
+AGGREGATION_WORK_MEM = "128MB"  # per aggregation query, instead of the server's (often 4 MB) default
 FEW_VALUES = 2000  # below this many matches, a q term is answered from the value index first
 # the seq at an offset among a type's entities: the bucket holding it, then a short step inside the bucket
 SEEK_SQL = (
@@ -364,18 +365,17 @@ class PostgresStore(PostgresSecurity):
         params: list[Any] = []
         where = self._history_where(params)
         filters = PostgresHistoryFilters(params, lambda alias: where.window(window, alias))
-        grouped = where.grouped(query, window, filters)
-        count_params = list(params)  # the count uses $1 .. $n of the grouping only
-        order = where.order(query, filters, "((array_agg(h.types))[1] ->> 0)")
+        listed = where.listed(query, window, filters)
+        count_params = list(params)  # the count uses $1 .. $n of the listing only
+        order = where.order(query, filters, "(e.doc #>> '{type,0}')")
         params.extend([query.limit, query.offset])
         rows = await self.pool.fetch(
-            f"SELECT h.entity_id, (array_agg(h.types))[1] {grouped}{order}"
-            f" LIMIT ${len(params) - 1} OFFSET ${len(params)}",
+            f"SELECT e.id, e.doc -> 'type' {listed}{order} LIMIT ${len(params) - 1} OFFSET ${len(params)}",
             *params,
         )
         count = None
         if query.count:
-            count = int(await self.pool.fetchval(f"SELECT count(*) FROM (SELECT 1 {grouped}) AS c", *count_params))
+            count = int(await self.pool.fetchval(f"SELECT count(*) {listed}", *count_params))
         return [(r[0], r[1]) for r in rows], count
 
     async def history(
@@ -418,7 +418,9 @@ class PostgresStore(PostgresSecurity):
         sql = self._history_where(params).aggregation(
             tenant, entity_ids, attrs, window, start, period, "floor({x})::int", value
         )
-        rows = await self.pool.fetch(sql, *params)
+        async with self.pool.acquire() as conn, conn.transaction():
+            await conn.execute(f"SET LOCAL work_mem = '{AGGREGATION_WORK_MEM}'")  # sort a million rows in memory
+            rows = await conn.fetch(sql, *params)
         pairs = sorted({(r[0], r[1]) for r in rows})
         kind = ATTR_TYPE.format(type_of="h.doc ->> 'type'", t="$1", e="u.e", a="u.a")
         found = await self.pool.fetch(

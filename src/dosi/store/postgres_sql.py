@@ -283,9 +283,9 @@ class PostgresWhere:
 
 
 class PostgresHistoryFilters(PostgresWhere):
-    """q, geo and orderBy over the history: an entity's instances are its rows of `history h` in the window.
+    """q, geo and orderBy over the history: an entity's instances are its rows of `history g` in the window.
 
-    Used in the HAVING of a query grouped by h.entity_id; `window(alias)` gives the time-window clauses.
+    Correlated with the listed entity `e`; `window(alias)` gives the time-window clauses.
     """
 
     def __init__(self, params: list[Any], window: Callable[[str], list[str]]):
@@ -295,7 +295,7 @@ class PostgresHistoryFilters(PostgresWhere):
 
     def _of_attr(self, attr: str) -> str:
         """Conditions on `history g`: the entity's instances of `attr` in the window."""
-        clauses = ["g.tenant = h.tenant", "g.entity_id = h.entity_id", f"g.attr = {self.p(attr)}", *self.window("g")]
+        clauses = ["g.tenant = e.tenant", "g.entity_id = e.id", f"g.attr = {self.p(attr)}", *self.window("g")]
         return " AND ".join(clauses)
 
     @staticmethod
@@ -327,10 +327,10 @@ class PostgresHistoryFilters(PostgresWhere):
             predicate = _GEO_PREDICATES[geo.georel].format(q=f"ST_MakeValid({q})").replace("g.geom", stored)
         return f"EXISTS (SELECT 1 FROM history g WHERE {self._of_attr(geo.geoproperty)} AND {predicate})"
 
-    def entity_ids(self, query: EntityQuery) -> str:
+    def entities(self, query: EntityQuery) -> tuple[str, str]:
         named = PostgresWhere(self.params)  # the same parameter list: $n numbering continues
         where = named.build(query)
-        return f"h.entity_id IN (SELECT e.id FROM {named.source} WHERE {where})"
+        return named.source, where
 
     def latest(self, path: AttrPath) -> str:
         """The path's value in the attribute's latest instance (what orderBy sorts entities by)."""

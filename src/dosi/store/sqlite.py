@@ -426,15 +426,16 @@ class SqliteStore(SqliteSecurity):
         params: list[Any] = []
         where = self._history_where(params)
         filters = SqliteHistoryFilters(params, lambda alias: where.window(window, alias))
-        grouped = where.grouped(query, window, filters)
+        listed = where.listed(query, window, filters)
         count_params = list(params)  # placeholders are positional: the count uses the ones before ORDER BY
-        order = where.order(query, filters, "json_extract(max(h.types), '$[0]')")
+        order = where.order(query, filters, "json_extract(e.doc, '$.type[0]')")
         rows = self.db.execute(
-            f"SELECT h.entity_id, max(h.types) {grouped}{order} LIMIT ? OFFSET ?", [*params, query.limit, query.offset]
+            f"SELECT e.id, json_extract(e.doc, '$.type') {listed}{order} LIMIT ? OFFSET ?",
+            [*params, query.limit, query.offset],
         ).fetchall()
         count = None
         if query.count:
-            count = int(self.db.execute(f"SELECT count(*) FROM (SELECT 1 {grouped})", count_params).fetchone()[0])
+            count = int(self.db.execute(f"SELECT count(*) {listed}", count_params).fetchone()[0])
         return [(r[0], orjson.loads(r[1])) for r in rows], count
 
     async def history(

@@ -285,9 +285,9 @@ class SqliteWhere:
 
 
 class SqliteHistoryFilters(SqliteWhere):
-    """q, geo and orderBy over the history: an entity's instances are its rows of `history h` in the window.
+    """q, geo and orderBy over the history: an entity's instances are its rows of `history g` in the window.
 
-    Used in the HAVING of a query grouped by h.entity_id; `window(alias)` gives the time-window clauses.
+    Correlated with the listed entity `e`; `window(alias)` gives the time-window clauses.
     """
 
     def __init__(self, params: list[Any], window: Callable[[str], list[str]]):
@@ -297,7 +297,7 @@ class SqliteHistoryFilters(SqliteWhere):
     def _of_attr(self, attr: str) -> str:
         """Conditions on `history g`: the entity's instances of `attr` in the window."""
         self.params.append(attr)
-        clauses = ["g.tenant = h.tenant", "g.entity_id = h.entity_id", "g.attr = ?", *self.window("g")]
+        clauses = ["g.tenant = e.tenant", "g.entity_id = e.id", "g.attr = ?", *self.window("g")]
         return " AND ".join(clauses)
 
     def instances(self, path: AttrPath) -> str:
@@ -311,10 +311,10 @@ class SqliteHistoryFilters(SqliteWhere):
         self.params.extend([geo.georel, json.dumps(geo.geometry), geo.max_distance, geo.min_distance])
         return f"EXISTS (SELECT 1 FROM history g WHERE {rows} AND dosi_geo(json_extract(g.doc, '$.value'), ?, ?, ?, ?))"
 
-    def entity_ids(self, query: EntityQuery) -> str:
+    def entities(self, query: EntityQuery) -> tuple[str, str]:
         named = SqliteWhere(self.params)  # the same parameter list: placeholders stay in order
         where, _ = named.build(query)
-        return f"h.entity_id IN (SELECT e.id FROM {named.source} WHERE {where})"
+        return named.source, where
 
     def latest(self, path: AttrPath) -> str:
         """The path's value in the attribute's latest instance (what orderBy sorts entities by)."""
