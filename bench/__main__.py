@@ -15,6 +15,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import ceilings, machine, report, scenarios, server
+from bench.pg import run_sql
 
 RESULTS = Path(__file__).parent / "results"
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -75,7 +76,7 @@ def measure(backend: str, size: scenarios.Size, workers: int, wanted: set[str], 
             record["city_load_entities_per_s"] = round(rate, 1)
             print(f"  (loaded {size.entities:,} entities at {rate:,.0f}/s)")
             if backend == "postgres":  # fresh statistics, as autovacuum would gather within a minute of a bulk load
-                asyncio.run(_run_sql(database_url, "ANALYZE"))
+                asyncio.run(run_sql(database_url, "ANALYZE"))
         for scenario in scenarios.READ_SCENARIOS:
             if chosen(scenario.__name__[:2].upper()):
                 scenario(run)
@@ -113,23 +114,13 @@ def _fresh_database(backend: str, admin: str) -> tuple[str, Callable[[], None]]:
         return f"sqlite:///{folder}/bench.db", lambda: None
     name = f"dosi_bench_{uuid.uuid4().hex[:8]}"
     url = admin.rpartition("/")[0] + "/" + name
-    asyncio.run(_run_sql(admin, f'CREATE DATABASE "{name}"'))
-    asyncio.run(_run_sql(url, "CREATE EXTENSION IF NOT EXISTS postgis"))
+    asyncio.run(run_sql(admin, f'CREATE DATABASE "{name}"'))
+    asyncio.run(run_sql(url, "CREATE EXTENSION IF NOT EXISTS postgis"))
 
     def drop() -> None:
-        asyncio.run(_run_sql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        asyncio.run(run_sql(admin, f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
     return url, drop
-
-
-async def _run_sql(url: str, sql: str) -> None:
-    import asyncpg
-
-    conn = await asyncpg.connect(url)
-    try:
-        await conn.execute(sql)
-    finally:
-        await conn.close()
 
 
 if __name__ == "__main__":
