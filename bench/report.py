@@ -11,11 +11,20 @@ BEGIN, END = "<!-- results:begin -->", "<!-- results:end -->"
 
 
 def newest(folder: Path, backend: str) -> dict[str, Any] | None:
-    """The newest full-size record of a backend, else the newest of any size."""
+    """The newest full-size record of a backend (else of any size), each scenario taken from the newest run
+    that measured it: a run of chosen scenarios updates just those."""
     records = sorted(folder.glob(f"*-{backend}-*.json"))
-    full = [r for r in records if r.name.endswith("-full.json")]
-    chosen = (full or records)[-1:] if records else []
-    return json.loads(chosen[0].read_text()) if chosen else None
+    chosen = [r for r in records if r.name.endswith("-full.json")] or records
+    if not chosen:
+        return None
+    runs = [json.loads(path.read_text()) for path in chosen]
+    base = max(runs, key=lambda run: len(run["results"]))  # the most complete run frames the table
+    merged = {r["scenario"]: r for r in base["results"]}
+    for run in runs:
+        if run["when"] > base["when"]:
+            for result in run["results"]:
+                merged[result["scenario"]] = {**result, "notes": f"{result['notes']} (run of {run['when']})"}
+    return {**base, "results": sorted(merged.values(), key=lambda r: int(r["scenario"][1:]))}
 
 
 def _number(value: Any, digits: int = 1) -> str:
