@@ -227,6 +227,7 @@ def test_serve_refuses_a_public_address_without_authentication(tmp_path: Any) ->
     with pytest.raises(click.ClickException, match="refusing"):
         announce_access(Settings(database_url=url, host="0.0.0.0"))
     announce_access(Settings(database_url=url, host="127.0.0.1"))  # open, announced
+    announce_access(Settings(database_url=url, host="127.0.0.1", auth="on"))  # local issuer tokens or keys
     announce_access(Settings(database_url=url, host="0.0.0.0", auth="off-unsafe"))  # forced, warned
     announce_access(Settings(database_url=url, host="0.0.0.0", oidc_issuer="https://id.city.example/realms/city"))
 

@@ -9,7 +9,7 @@ import click
 from dosi.cli.keys import with_store
 from dosi.cli.options import database_option, load_settings
 from dosi.ngsild.model import now_iso
-from dosi.security.mode import open_access
+from dosi.security.mode import loopback, open_access
 from dosi.settings import Settings
 from dosi.store.base import EntityStore
 
@@ -60,7 +60,8 @@ def announce_access(settings: Settings) -> None:
             err=True,
         )
         return
-    if not settings.oidc_issuer and not with_store(settings.database_url, _has_active_key):
+    public = not loopback(settings.host)
+    if public and not settings.oidc_issuer and not with_store(settings.database_url, _has_active_key):
         raise click.ClickException(
             f"refusing to serve {settings.host} without authentication: set DOSI_OIDC_ISSUER or create an API key "
             "(dosi keys create), or bind to 127.0.0.1 / 인증 설정 없이 외부 주소로 실행할 수 없습니다"
