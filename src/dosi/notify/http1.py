@@ -33,13 +33,15 @@ class KeepAliveClient:
         lines += [f"{k}: {v}" for k, v in headers.items() if "\r" not in k + v and "\n" not in k + v]
         request = ("\r\n".join(lines) + "\r\n\r\n").encode("latin-1", "replace") + body
         for attempt in (0, 1):  # a kept-alive connection may have been closed by the server meanwhile
-            reused = bool(self.idle[(host, port)])
+            reused = attempt == 0 and bool(self.idle[(host, port)])  # the retry always opens a fresh one
             conn = self.idle[(host, port)].pop() if reused else await self._connect(host, port)
             try:
                 status, keep = await asyncio.wait_for(self._exchange(conn, request), self.timeout)
             except (OSError, asyncio.IncompleteReadError, HttpError, TimeoutError) as err:
                 conn[1].close()
-                if reused and attempt == 0 and not isinstance(err, TimeoutError):
+                if reused and not isinstance(err, TimeoutError):
+                    for stale in self.idle.pop((host, port), []):  # kept as long as this one: likely closed too
+                        stale[1].close()
                     continue
                 raise HttpError(f"{type(err).__name__}: {err}") from None
             except BaseException:  # cancelled mid-request: never leave a half-used connection open

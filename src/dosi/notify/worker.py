@@ -78,7 +78,7 @@ class DeliveryWorker:
         while not self.stopping:
             try:
                 room = self.settings.notify_max_inflight - len(self.inflight)
-                rows = await self.store.claim_outbox(time.time(), self.lease, room) if room > 0 else []
+                rows = await self.store.claim_outbox(time.time(), self.lease, room, now_iso()) if room > 0 else []
             except Exception:
                 log.exception("cannot read the outbox")
                 rows = []
@@ -100,9 +100,7 @@ class DeliveryWorker:
         uri = row.endpoint.get("uri", "")
         scheme = "mqtt" if uri.startswith(("mqtt:", "mqtts:")) else "http"
         host = urlsplit(uri).netloc
-        async with self.in_order[row.subscription_id], self.caps[host]:
-            # counted before the attempt, so whoever receives the notification already sees it in timesSent
-            await self.store.record_delivery(row.tenant, row.subscription_id, "sent", now_iso())
+        async with self.in_order[row.subscription_id], self.caps[host]:  # counted as sent when claimed
             try:
                 await self.senders[scheme].send(row.endpoint, row.payload.encode(), row.tenant)
             except DeliveryError as err:

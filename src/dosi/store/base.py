@@ -229,7 +229,8 @@ class EntityStore(Protocol):
     # a delivered row: finish it and count the success, together
     async def delivered(self, row: OutboxRow, at: str) -> None: ...
     # the outbox: claim due rows for `lease` seconds, then finish (delete) or retry them
-    async def claim_outbox(self, now: float, lease: float, limit: int) -> list[OutboxRow]: ...
+    # claimed rows count as sent (timesSent, lastNotification = `at`): a receiver sees its notification counted
+    async def claim_outbox(self, now: float, lease: float, limit: int, at: str) -> list[OutboxRow]: ...
     async def finish_outbox(self, seq: int) -> None: ...
     async def retry_outbox(self, seq: int, next_at: float, error: str) -> None: ...
     async def outbox_size(self) -> int: ...
@@ -308,12 +309,12 @@ ON CONFLICT (tenant, id) DO UPDATE SET
 """
 
 
-def delivery_step(tenant: str, sub_id: str, step: str, at: str) -> tuple[Any, ...]:
-    """RECORD_DELIVERY's parameters for one step of a delivery: sent (before), ok or failed (after)."""
+def delivery_step(tenant: str, sub_id: str, step: str, at: str, sent: int = 1) -> tuple[Any, ...]:
+    """RECORD_DELIVERY's parameters for one step of a delivery: sent (before; `sent` at once), ok or failed."""
     return (
         tenant,
         sub_id,
-        1 if step == "sent" else 0,
+        sent if step == "sent" else 0,
         1 if step == "failed" else 0,
         at if step == "sent" else None,
         at if step == "ok" else None,

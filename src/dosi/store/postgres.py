@@ -52,6 +52,23 @@ INSTALL_HINT = "PostgreSQL support needs the extra: pip install 'dosi[postgres]'
 MIGRATION_LOCK = 4_242_001
 PAST_THE_END = 1 << 62  # a seq no entity has: the page after the last one is empty
 DEEP_PAGE = 4096  # offsets beyond this seek through type_buckets instead of stepping through rows
+# claim due outbox rows for a lease, and count them as sent for their subscriptions, in one statement
+CLAIM_SQL = """
+WITH claimed AS (
+    UPDATE outbox SET claimed_until = $1 WHERE seq IN (
+        SELECT seq FROM outbox WHERE next_at <= $2 AND claimed_until <= $2 ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED
+    ) RETURNING seq, tenant, subscription_id, notification_id, endpoint, payload, created_at, attempts
+), counted AS (
+    INSERT INTO subscription_stats (tenant, id, times_sent, times_failed, last_notification)
+    SELECT c.tenant, c.subscription_id, count(*), 0, $4 FROM claimed c
+    WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant = c.tenant AND s.id = c.subscription_id)
+    GROUP BY c.tenant, c.subscription_id
+    ON CONFLICT (tenant, id) DO UPDATE SET
+        times_sent = subscription_stats.times_sent + excluded.times_sent,
+        last_notification = excluded.last_notification
+)
+SELECT * FROM claimed
+"""
 AGGREGATION_WORK_MEM = "128MB"  # per aggregation query, instead of the server's (often 4 MB) default
 FEW_VALUES = 2000  # below this many matches, a q term is answered from the value index first
 # the seq at an offset among a type's entities: the bucket holding it, then a short step inside the bucket
@@ -304,15 +321,8 @@ class PostgresStore(PostgresSecurity):
             row.seq,
         )
 
-    async def claim_outbox(self, now: float, lease: float, limit: int) -> list[OutboxRow]:
-        rows = await self.pool.fetch(
-            "UPDATE outbox SET claimed_until = $1 WHERE seq IN (SELECT seq FROM outbox WHERE next_at <= $2"
-            " AND claimed_until <= $2 ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED)"
-            " RETURNING seq, tenant, subscription_id, notification_id, endpoint, payload, created_at, attempts",
-            now + lease,
-            now,
-            limit,
-        )
+    async def claim_outbox(self, now: float, lease: float, limit: int, at: str) -> list[OutboxRow]:
+        rows = await self.pool.fetch(CLAIM_SQL, now + lease, now, limit, at)
         ordered = sorted(rows, key=lambda r: r[0])
         return [OutboxRow(r[1], r[2], r[3], r[4], r[5], r[6], int(r[7]), int(r[0])) for r in ordered]
 

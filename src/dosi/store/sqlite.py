@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from functools import lru_cache
@@ -369,7 +370,7 @@ class SqliteStore(SqliteSecurity):
             self.db.execute("DELETE FROM outbox WHERE seq = ?", (row.seq,))
             self.db.execute(RECORD_DELIVERY.format(p="?"), delivery_step(row.tenant, row.subscription_id, "ok", at))
 
-    async def claim_outbox(self, now: float, lease: float, limit: int) -> list[OutboxRow]:
+    async def claim_outbox(self, now: float, lease: float, limit: int, at: str) -> list[OutboxRow]:
         async with self._writing():
             rows = self.db.execute(
                 "UPDATE outbox SET claimed_until = ? WHERE seq IN (SELECT seq FROM outbox WHERE next_at <= ?"
@@ -377,6 +378,11 @@ class SqliteStore(SqliteSecurity):
                 " RETURNING seq, tenant, subscription_id, notification_id, endpoint, payload, created_at, attempts",
                 (now + lease, now, now, limit),
             ).fetchall()
+            counts = Counter((r[1], r[2]) for r in rows)
+            self.db.executemany(
+                RECORD_DELIVERY.format(p="?"),
+                [delivery_step(tenant, sub_id, "sent", at, n) for (tenant, sub_id), n in counts.items()],
+            )
         rows.sort(key=lambda r: r[0])
         return [OutboxRow(r[1], r[2], r[3], orjson.loads(r[4]), r[5], r[6], int(r[7]), int(r[0])) for r in rows]
 
