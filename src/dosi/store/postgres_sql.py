@@ -266,20 +266,23 @@ class PostgresWhere:
 
     # -- geo -------------------------------------------------------------
     def geo(self, tenant: str, geo: GeoQuery) -> str:
-        q = f"ST_SetSRID(ST_GeomFromGeoJSON({self.p(json.dumps(geo.geometry))}), 4326)"
-        if geo.georel == "near":
-            parts = []
-            if geo.max_distance is not None:
-                parts.append(f"ST_DWithin(g.geom::geography, {q}::geography, {self.p(geo.max_distance)}, false)")
-            if geo.min_distance is not None:
-                parts.append(f"NOT ST_DWithin(g.geom::geography, {q}::geography, {self.p(geo.min_distance)}, false)")
-            predicate = " AND ".join(parts)
-        else:
-            predicate = _GEO_PREDICATES[geo.georel].format(q=f"ST_MakeValid({q})")
+        predicate = self.geo_predicate("g.geom", geo)
         return (
             f"{self.order_key} IN (SELECT g.seq FROM entity_geo g WHERE g.tenant = {self.p(tenant)}"
             f" AND g.attr = {self.p(geo.geoproperty)} AND {predicate})"
         )
+
+    def geo_predicate(self, stored: str, geo: GeoQuery) -> str:
+        """`stored` (a geometry expression) <georel> the query's geometry; near in metres on the sphere."""
+        q = f"ST_SetSRID(ST_GeomFromGeoJSON({self.p(json.dumps(geo.geometry))}), 4326)"
+        if geo.georel != "near":
+            return _GEO_PREDICATES[geo.georel].format(q=f"ST_MakeValid({q})").replace("g.geom", stored)
+        parts = []
+        if geo.max_distance is not None:
+            parts.append(f"ST_DWithin({stored}::geography, {q}::geography, {self.p(geo.max_distance)}, false)")
+        if geo.min_distance is not None:
+            parts.append(f"NOT ST_DWithin({stored}::geography, {q}::geography, {self.p(geo.min_distance)}, false)")
+        return " AND ".join(parts)
 
 
 class PostgresHistoryFilters(PostgresWhere):
@@ -310,21 +313,12 @@ class PostgresHistoryFilters(PostgresWhere):
         return f"EXISTS (SELECT 1 FROM history g WHERE {self._of_attr(attr)} AND {test('g.doc')})"
 
     def geo(self, tenant: str, geo: GeoQuery) -> str:
-        q = f"ST_SetSRID(ST_GeomFromGeoJSON({self.p(json.dumps(geo.geometry))}), 4326)"
         # a value that is no GeoJSON object reads as NULL, which no predicate matches
         stored = (
             "ST_SetSRID(ST_GeomFromGeoJSON(CASE WHEN jsonb_typeof(g.doc -> 'value') = 'object'"
             " THEN g.doc ->> 'value' END), 4326)"
         )
-        if geo.georel == "near":
-            parts = []
-            if geo.max_distance is not None:
-                parts.append(f"ST_DWithin({stored}::geography, {q}::geography, {self.p(geo.max_distance)}, false)")
-            if geo.min_distance is not None:
-                parts.append(f"NOT ST_DWithin({stored}::geography, {q}::geography, {self.p(geo.min_distance)}, false)")
-            predicate = " AND ".join(parts)
-        else:
-            predicate = _GEO_PREDICATES[geo.georel].format(q=f"ST_MakeValid({q})").replace("g.geom", stored)
+        predicate = self.geo_predicate(stored, geo)
         return f"EXISTS (SELECT 1 FROM history g WHERE {self._of_attr(geo.geoproperty)} AND {predicate})"
 
     def entities(self, query: EntityQuery) -> tuple[str, str]:
