@@ -45,6 +45,7 @@ from dosi.store.base import (
 )
 from dosi.store.history_sql import ATTR_TYPE, COLUMNS, TIME_COLUMNS, HistoryWhere, aggregates_of
 from dosi.store.history_sql import when as _when
+from dosi.store.sqlite_aggregate import periodic_rows
 from dosi.store.sqlite_security import SqliteSecurity
 from dosi.store.sqlite_sql import SqliteHistoryFilters, SqliteWhere
 from dosi.store.sqlite_write import BUCKET_BITS, SqliteTransaction, WriterLock, json_text
@@ -482,12 +483,24 @@ class SqliteStore(SqliteSecurity):
     ) -> list[Aggregate]:
         if not entity_ids:
             return []
-        params: list[Any] = []
-        value = "json_extract(h.doc, '$.value')" if distinct else None
-        sql = self._history_where(params).aggregation(
-            tenant, entity_ids, attrs, window, start, period, "CAST({x} AS INTEGER)", value
+        rows = periodic_rows(
+            self.db,
+            tenant,
+            entity_ids,
+            attrs,
+            lambda params: self._history_where(params).window(window),
+            window,
+            start,
+            period,
+            distinct,
         )
-        rows = self.db.execute(sql, params).fetchall()
+        if rows is None:  # sparse: more periods than one sort costs
+            params: list[Any] = []
+            value = "json_extract(h.doc, '$.value')" if distinct else None
+            sql = self._history_where(params).aggregation(
+                tenant, entity_ids, attrs, window, start, period, "CAST({x} AS INTEGER)", value
+            )
+            rows = self.db.execute(sql, params).fetchall()
         pairs = sorted({(r[0], r[1]) for r in rows})
         kind = ATTR_TYPE.format(
             type_of="json_extract(h.doc, '$.type')",
