@@ -165,6 +165,20 @@ class ApiKey:
     last_used_at: str | None = None
 
 
+@dataclass
+class Rejection:
+    """A message ingest did not store (outcome "rejected") or stored with a warning ("flagged"), and why."""
+
+    tenant: str
+    source: str
+    outcome: str
+    reason: str
+    payload: str  # the raw message as received, for replay
+    received_at: str
+    seq: int = 0
+    replayed_at: str | None = None
+
+
 def chain_hash(previous: str, doc: str) -> str:
     """An audit record's hash: it covers the record and the hash before it, so no record can change unseen."""
     return hashlib.sha256((previous + "\n" + doc).encode()).hexdigest()
@@ -265,6 +279,19 @@ class EntityStore(Protocol):
     async def append_audit(self, docs: list[str]) -> None: ...  # JSON texts, chained in commit order
     async def audit_log(self, after: int, limit: int) -> list[tuple[int, str, str]]: ...  # (seq, doc, hash)
     # hosted and cached @context documents (tenant-independent)
+    # ingest: run-time data models, shared source configs and their status, the rejection log
+    async def put_model(self, type_name: str, doc: str, at: str) -> None: ...
+    async def list_models(self) -> list[tuple[str, str]]: ...  # (type, JSON doc)
+    async def put_source(self, name: str, config: str, at: str) -> None: ...
+    async def delete_source(self, name: str) -> bool: ...
+    async def list_sources(self) -> list[tuple[str, str]]: ...  # (name, TOML text)
+    async def save_status(self, name: str, doc: str, at: str) -> None: ...
+    async def list_status(self) -> list[tuple[str, str]]: ...  # (name, JSON doc)
+    async def add_rejections(self, rows: list[Rejection]) -> None: ...
+    async def rejections(self, source: str | None, after: int, limit: int, pending: bool) -> list[Rejection]: ...
+    async def mark_replayed(self, seqs: list[int], at: str) -> None: ...
+    async def try_lead(self, role: str) -> bool: ...  # True while this process holds `role` (held until close)
+
     async def put_context(self, item: StoredContext) -> None: ...
     async def get_context(self, context_id: str) -> StoredContext | None: ...
     async def list_contexts(self) -> list[StoredContext]: ...

@@ -39,6 +39,7 @@ from dosi.store.base import (
 )
 from dosi.store.history_sql import ATTR_TYPE, COLUMNS, TIME_COLUMNS, HistoryWhere, aggregates_of
 from dosi.store.history_sql import when as _when
+from dosi.store.postgres_ingest import PostgresIngest
 from dosi.store.postgres_security import PostgresSecurity
 from dosi.store.postgres_sql import PostgresHistoryFilters, PostgresWhere
 from dosi.store.postgres_write import PostgresTransaction
@@ -99,12 +100,13 @@ def _translate(err: Exception) -> Exception:
     return err
 
 
-class PostgresStore(PostgresSecurity):
+class PostgresStore(PostgresSecurity, PostgresIngest):
     def __init__(self, url: str):
         if asyncpg is None:
             raise RuntimeError(INSTALL_HINT)
         self.url = url
         self._pool: Any = None
+        self._leases: dict[str, Any] = {}  # roles this process leads (try_lead): the connection holding each lock
 
     @property
     def pool(self) -> Any:
@@ -135,6 +137,7 @@ class PostgresStore(PostgresSecurity):
         return applied
 
     async def close(self) -> None:
+        await self._release_leases()
         if self._pool is not None:
             await self._pool.close()
             self._pool = None
@@ -263,8 +266,8 @@ class PostgresStore(PostgresSecurity):
     async def reset(self) -> None:
         await self.pool.execute(
             "TRUNCATE entities, entity_types, entity_attrs, entity_values, entity_geo, tenants, contexts,"
-            " subscriptions, subscription_stats, type_buckets, outbox, history"
-            " RESTART IDENTITY"
+            " subscriptions, subscription_stats, type_buckets, outbox, history, data_models, ingest_sources,"
+            " ingest_status, ingest_rejections RESTART IDENTITY"
         )
 
     async def insert_subscription(self, tenant: str, doc: dict[str, Any]) -> bool:

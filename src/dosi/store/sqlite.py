@@ -46,6 +46,7 @@ from dosi.store.base import (
 from dosi.store.history_sql import ATTR_TYPE, COLUMNS, TIME_COLUMNS, HistoryWhere, aggregates_of
 from dosi.store.history_sql import when as _when
 from dosi.store.sqlite_aggregate import periodic_rows
+from dosi.store.sqlite_ingest import SqliteIngest
 from dosi.store.sqlite_security import SqliteSecurity
 from dosi.store.sqlite_sql import SqliteHistoryFilters, SqliteWhere
 from dosi.store.sqlite_write import BUCKET_BITS, SqliteTransaction, WriterLock, json_text
@@ -83,7 +84,7 @@ def _path_of(url: str) -> str:
     return path or "dosi.db"
 
 
-class SqliteStore(SqliteSecurity):
+class SqliteStore(SqliteSecurity, SqliteIngest):
     def __init__(self, url: str, cache_mb: int = 16, mmap_mb: int = 0):
         self.path = _path_of(url)
         self.cache_mb = cache_mb  # page cache per connection (each worker process has one)
@@ -93,6 +94,7 @@ class SqliteStore(SqliteSecurity):
         self._queued = 0  # writers waiting for the lock
         self._group: asyncio.Future[None] | None = None  # the open group transaction's commit
         self._writer = WriterLock(self.path)
+        self._leases: dict[str, int] = {}  # roles this process leads (try_lead), by lock file descriptor
 
     @property
     def db(self) -> sqlite3.Connection:
@@ -137,6 +139,7 @@ class SqliteStore(SqliteSecurity):
             self._db.close()
             self._db = None
         self._writer.close()
+        self._release_leases()
 
     @asynccontextmanager
     async def transaction(self, tenant: str) -> AsyncIterator[SqliteTransaction]:
@@ -318,6 +321,10 @@ class SqliteStore(SqliteSecurity):
                 "type_buckets",
                 "outbox",
                 "history",
+                "data_models",
+                "ingest_sources",
+                "ingest_status",
+                "ingest_rejections",
             ):
                 self.db.execute(f"DELETE FROM {table}")
 
