@@ -41,6 +41,10 @@ class BadRequestData(DosiError):
     status = 400
 
 
+class ModelViolation(BadRequestData):
+    """An entity that does not fit its type's registered data model (validation mode strict)."""
+
+
 class AlreadyExists(DosiError):
     type_uri = ETSI + "AlreadyExists"
     title = "The referred element already exists"

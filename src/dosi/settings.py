@@ -80,6 +80,20 @@ class Settings(BaseSettings):
         default=1000.0, ge=0, description="Requests per second to one tenant, per worker (0: no limit)"
     )
     rate_limit_burst: float = Field(default=2.0, ge=1, description="Bursts may reach this many seconds' worth")
+    validation: str = Field(
+        default="off",
+        pattern="^(strict|warn|off)$",
+        description="Checks of NGSI-LD API writes against the data-model registry: strict, warn or off",
+    )
+    validation_tenants: dict[str, str] = Field(
+        default={}, description='Per-tenant validation modes, as JSON: {"seoul": "strict"}'
+    )
+    ingest_sources: str = Field(
+        default="", description="A TOML file or a folder of them: ingest sources this hub runs (also stored ones)"
+    )
+    ingest_status_interval: float = Field(
+        default=5.0, gt=0, description="Seconds between saves of each ingest source's status"
+    )
     log_level: str = Field(default="info", description="debug, info, warning or error")
 
     @property

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dosi.api.auth import AuthMiddleware
 from dosi.api.hub import Hub
-from dosi.api.routes import batch, contexts, discovery, entities, subscriptions, temporal
+from dosi.api.routes import batch, contexts, discovery, dosi, entities, subscriptions, temporal
 from dosi.errors import DosiError, InternalError, MethodNotAllowed, ResourceNotFound
 from dosi.notify.worker import DeliveryWorker
 from dosi.security.authenticate import Authenticator
@@ -86,7 +86,10 @@ def create_app(settings: Settings | None = None, store: EntityStore | None = Non
         await worker.start()
         keeper = HistoryKeeper(hub.store, settings.history_retention, settings.history_maintenance_interval)
         keeper.start()
+        await hub.models.load()
+        await hub.ingest.start()
         yield
+        await hub.ingest.stop()
         await keeper.stop()
         await worker.stop()
         await hub.store.close()
@@ -100,7 +103,7 @@ def create_app(settings: Settings | None = None, store: EntityStore | None = Non
         *temporal.routes,
     ]
     app = Starlette(
-        routes=[Mount(PREFIX, routes=api_routes), Route("/health", health)],
+        routes=[Mount(PREFIX, routes=api_routes), Mount("/dosi/v1", routes=dosi.routes), Route("/health", health)],
         lifespan=lifespan,
         exception_handlers={DosiError: on_dosi_error, HTTPException: on_http_error, Exception: on_unexpected},
     )

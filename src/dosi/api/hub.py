@@ -4,15 +4,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from dosi.ingest.coordinator import Coordinator
+from dosi.models.registry import ModelRegistry
 from dosi.outbound import OutboundGuard
 from dosi.service.batch import BatchService
 from dosi.service.contexts import ContextService
 from dosi.service.discovery import DiscoveryService
 from dosi.service.entities import EntityService
+from dosi.service.ingest import IngestWriter
+from dosi.service.models import ModelService
 from dosi.service.notify import Notifier
 from dosi.service.params import QueryBuilder
 from dosi.service.subscriptions import SubscriptionService
 from dosi.service.temporal import TemporalService
+from dosi.service.validation import Validation
 from dosi.settings import Settings
 from dosi.store.base import EntityStore
 
@@ -40,13 +45,21 @@ class Hub:
     notifier: Notifier
     guard: OutboundGuard
     temporal: TemporalService
+    models: ModelService
+    ingest: Coordinator
 
     @classmethod
     def build(cls, settings: Settings, store: EntityStore | None = None) -> Hub:
         store = store or open_store(settings)
         guard = OutboundGuard(settings.outbound_allow_list())
         contexts = ContextService(settings, store, guard)
-        notifier = Notifier(store, contexts)
+        registry = ModelRegistry()
+        validation = Validation(registry, settings.validation, settings.validation_tenants)
+        notifier = Notifier(store, contexts, validation)
+        entities = EntityService(store, notifier)
+        batch = BatchService(store, notifier)
+        temporal = TemporalService(store, notifier, settings.temporal_page_size)
+        writer = IngestWriter(store, contexts, entities, batch, temporal, validation)
         return cls(
             settings=settings,
             store=store,
@@ -54,9 +67,13 @@ class Hub:
             subscriptions=SubscriptionService(store, contexts, guard),
             notifier=notifier,
             guard=guard,
-            temporal=TemporalService(store, notifier, settings.temporal_page_size),
-            entities=EntityService(store, notifier),
-            batch=BatchService(store, notifier),
+            temporal=temporal,
+            entities=entities,
+            batch=batch,
             discovery=DiscoveryService(store),
             queries=QueryBuilder(settings),
+            models=ModelService(store, registry),
+            ingest=Coordinator(
+                store, writer, registry, guard, settings.ingest_sources, settings.ingest_status_interval
+            ),
         )

@@ -9,7 +9,9 @@ _READ_POSTS = ("/entityOperations/query", "/temporal/entityOperations/query")
 
 
 def action_of(method: str, path: str) -> str:
-    """read, create, update, delete, subscribe or admin, for a method on a path under /ngsi-ld/v1."""
+    """read, create, update, delete, subscribe or admin, for a method on a path under /ngsi-ld/v1 (or /dosi/v1)."""
+    if path.startswith("/dosi/v1/"):
+        return _dosi_action(method, path.removeprefix("/dosi/v1"))
     if path.startswith(("/subscriptions", "/csourceSubscriptions")):
         return "read" if method in ("GET", "HEAD") else "subscribe"
     if path.startswith("/jsonldContexts") and method not in ("GET", "HEAD"):
@@ -21,6 +23,18 @@ def action_of(method: str, path: str) -> str:
     if method == "POST" and (path in ("/entities", "/temporal/entities") or path == "/entityOperations/create"):
         return "create"
     return "update"  # PATCH, PUT, POST of attributes, upsert/update/merge batches
+
+
+def _dosi_action(method: str, path: str) -> str:
+    """Dosi's own resources: models are read by all and registered by admins; devices push as providers;
+    the rejection log holds raw payloads, so it is for admins."""
+    if path.startswith("/ingest/rejected"):
+        return "admin"
+    if method in ("GET", "HEAD", "OPTIONS"):
+        return "read"
+    if path.startswith("/ingest/"):
+        return "update"
+    return "admin"
 
 
 def authorize(principal: Principal, action: str, tenant: str) -> None:

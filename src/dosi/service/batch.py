@@ -6,10 +6,12 @@ written); the successful ones commit together in one transaction.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from dosi.errors import AlreadyExists, BadRequestData, DosiError, ResourceNotFound
+from dosi.errors import AlreadyExists, BadRequestData, DosiError, ModelViolation, ResourceNotFound
 from dosi.ngsild.context import ActiveContext
 from dosi.ngsild.model import is_uri, now_iso
 from dosi.ngsild.parse import Parser
@@ -70,41 +72,46 @@ class BatchService:
             await tx.prefetch([e["id"] for e in entities])
             for entity in entities:
                 rules.stamp_entity(entity, now)
-                if await tx.insert(entity):
-                    result.ok(entity["id"])
-                else:
-                    result.fail(entity["id"], AlreadyExists(f"entity {entity['id']} already exists"))
+                with _refused(result, entity["id"]):
+                    if await tx.insert(entity):
+                        result.ok(entity["id"])
+                    else:
+                        result.fail(entity["id"], AlreadyExists(f"entity {entity['id']} already exists"))
         return result
 
-    async def upsert(self, tenant: str, items: list[Item], replace: bool = True) -> BatchResult:
+    async def upsert(
+        self, tenant: str, items: list[Item], replace: bool = True, mode: str | None = None
+    ) -> BatchResult:
+        """`mode` overrides the tenant's validation mode (ingest checks its records itself)."""
         result = BatchResult()
         now = now_iso()
         entities = self._parse(items, now, result)
-        async with self.notifier.write(tenant) as tx:
+        async with self.notifier.write(tenant, mode) as tx:
             await tx.prefetch([e["id"] for e in entities])
             for entity in entities:
-                if await tx.insert(_stamped(entity, now)):
+                with _refused(result, entity["id"]):
+                    if await tx.insert(_stamped(entity, now)):
+                        result.ok(entity["id"])
+                        if entity["id"] not in result.created:
+                            result.created.append(entity["id"])
+                        continue
+                    old = await tx.get(entity["id"])
+                    assert old is not None
+                    if replace:
+                        entity["createdAt"] = old["createdAt"]
+                        await tx.replace(entity)
+                    else:
+                        for type_iri in entity["type"]:
+                            if type_iri not in old["type"]:
+                                old["type"].append(type_iri)
+                        if "scope" in entity:
+                            old["scope"] = entity["scope"]
+                        for iri, instances in entity["attrs"].items():
+                            for inst in instances:
+                                rules.put_instance(old, iri, inst, now)
+                        old["modifiedAt"] = now
+                        await tx.replace(old)
                     result.ok(entity["id"])
-                    if entity["id"] not in result.created:
-                        result.created.append(entity["id"])
-                    continue
-                old = await tx.get(entity["id"])
-                assert old is not None
-                if replace:
-                    entity["createdAt"] = old["createdAt"]
-                    await tx.replace(entity)
-                else:
-                    for type_iri in entity["type"]:
-                        if type_iri not in old["type"]:
-                            old["type"].append(type_iri)
-                    if "scope" in entity:
-                        old["scope"] = entity["scope"]
-                    for iri, instances in entity["attrs"].items():
-                        for inst in instances:
-                            rules.put_instance(old, iri, inst, now)
-                    old["modifiedAt"] = now
-                    await tx.replace(old)
-                result.ok(entity["id"])
         return result
 
     async def update(self, tenant: str, items: list[Item], overwrite: bool = True) -> BatchResult:
@@ -124,12 +131,13 @@ class BatchService:
                 update = UpdateResult()
                 EntityService._append_attrs(entity, patch, now, overwrite, update)
                 entity["modifiedAt"] = now
-                await tx.replace(entity)
-                if update.not_updated:
+                with _refused(result, patch["id"]):
+                    await tx.replace(entity)
+                    result.ok(patch["id"])
+                if update.not_updated and patch["id"] in result.success:
+                    result.success.remove(patch["id"])
                     names = ", ".join(n["attributeName"] for n in update.not_updated)
                     result.fail(patch["id"], BadRequestData(f"not overwritten (noOverwrite): {names}"))
-                else:
-                    result.ok(patch["id"])
         return result
 
     async def merge(self, tenant: str, items: list[Item]) -> BatchResult:
@@ -144,8 +152,9 @@ class BatchService:
                     result.fail(patch["id"], ResourceNotFound(f"entity {patch['id']} not found"))
                     continue
                 EntityService._merge_into(entity, patch, now)
-                await tx.replace(entity)
-                result.ok(patch["id"])
+                with _refused(result, patch["id"]):
+                    await tx.replace(entity)
+                    result.ok(patch["id"])
         return result
 
     async def delete(self, tenant: str, ids: list[Any]) -> BatchResult:
@@ -159,6 +168,15 @@ class BatchService:
                 else:
                     result.fail(entity_id, ResourceNotFound(f"entity {entity_id} not found"))
         return result
+
+
+@contextmanager
+def _refused(result: BatchResult, entity_id: str) -> Iterator[None]:
+    """An entity its data model refuses fails on its own; the rest of the batch goes on."""
+    try:
+        yield
+    except ModelViolation as err:
+        result.fail(entity_id, err)
 
 
 def _stamped(entity: Entity, now: str) -> Entity:

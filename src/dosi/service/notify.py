@@ -20,7 +20,8 @@ from dosi.ngsild.render import Renderer
 from dosi.service.contexts import ContextService
 from dosi.service.history import rows_of_change
 from dosi.service.links import linked_entities
-from dosi.store.base import Entity, EntityQuery, EntityStore, OutboxRow, WriteTransaction
+from dosi.service.validation import Flag, Validation
+from dosi.store.base import Entity, EntityQuery, EntityStore, OutboxRow, Rejection, WriteTransaction
 
 
 def context_url(sub: dict[str, Any]) -> str:
@@ -41,14 +42,26 @@ def _snapshot(entity: Entity | None) -> Entity | None:
 
 
 class Recording:
-    """A write transaction that remembers each entity's state before and after (when anyone listens)."""
+    """A write transaction that remembers each entity's state before and after (when anyone listens),
+    and checks each entity it writes against its data model (`mode`: strict, warn or off)."""
 
-    def __init__(self, tx: WriteTransaction, listening: bool, now: str):
+    def __init__(
+        self, tx: WriteTransaction, listening: bool, now: str, validation: Validation | None = None, mode: str = "off"
+    ):
         self.tx = tx
         self.listening = listening
         self.now = now
         self.before: dict[str, Entity | None] = {}
         self.after: dict[str, Entity | None] = {}
+        self.validation = validation
+        self.mode = mode
+        self.flags: list[Flag] = []
+
+    def _check(self, entity: Entity) -> None:
+        if self.validation is not None:
+            flag = self.validation.check(entity, self.mode)
+            if flag is not None:
+                self.flags.append(flag)
 
     def _remember(self, entity_id: str, before: Entity | None) -> None:
         if self.listening and entity_id not in self.before:
@@ -63,6 +76,8 @@ class Recording:
         return found
 
     async def insert(self, entity: Entity) -> bool:
+        if self.mode != "off" and await self.tx.get(entity["id"]) is None:  # an existing one is not written
+            self._check(entity)
         inserted = await self.tx.insert(entity)
         if inserted:
             self._remember(entity["id"], None)
@@ -71,6 +86,7 @@ class Recording:
         return inserted
 
     async def replace(self, entity: Entity) -> None:
+        self._check(entity)
         if self.listening and entity["id"] not in self.before:
             self._remember(entity["id"], await self.tx.get(entity["id"]))
         await self.tx.replace(entity)
@@ -96,20 +112,29 @@ class Recording:
         ]
 
 
+def flagged(tenant: str, source: str, flag: Flag, now: str) -> Rejection:
+    reason = f"stored with warnings: {'; '.join(flag.problems)}"
+    return Rejection(tenant, source, "flagged", reason, orjson.dumps(flag.entity).decode(), now)
+
+
 class Notifier:
-    def __init__(self, store: EntityStore, contexts: ContextService):
+    def __init__(self, store: EntityStore, contexts: ContextService, validation: Validation | None = None):
         self.store = store
         self.contexts = contexts
+        self.validation = validation
         self.wake: Callable[[], None] = lambda: None  # set by the delivery worker of this process
         self._last_queued: dict[tuple[str, str], float] = {}
 
     @asynccontextmanager
-    async def write(self, tenant: str) -> AsyncIterator[Recording]:
+    async def write(self, tenant: str, mode: str | None = None, source: str = "api") -> AsyncIterator[Recording]:
+        """A write transaction; `mode` overrides the tenant's validation mode, `source` names who wrote."""
         queued = False
+        if mode is None:
+            mode = self.validation.mode(tenant) if self.validation is not None else "off"
         async with self.store.transaction(tenant) as tx:
             now = now_iso()
             subs = [s for s in await tx.subscriptions() if rules.is_live(s, now) and "timeInterval" not in s]
-            recording = Recording(tx, True, now)
+            recording = Recording(tx, True, now, self.validation, mode)
             yield recording
             changed = recording.changes()
             history = [row for change in changed for row in rows_of_change(change)]
@@ -122,6 +147,8 @@ class Notifier:
                     queued = True
         if queued:
             self.wake()
+        if recording.flags:
+            await self.store.add_rejections([flagged(tenant, source, flag, now) for flag in recording.flags])
 
     async def _owed(self, tenant: str, subs: list[dict[str, Any]], changes: list[rules.Change]) -> list[OutboxRow]:
         rows = []

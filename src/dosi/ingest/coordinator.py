@@ -1,0 +1,163 @@
+"""One coordinator for every source: starts them, restarts a failing one with backoff, keeps their status.
+
+Pull sources (MQTT, polling) run in one process of the hub at a time, the one holding the store's
+"ingest" lead; the others stand by and take over when it goes. Push sources (HTTP) are answered by
+whichever process receives the request.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from dosi.errors import ResourceNotFound
+from dosi.ingest.config import SourceConfig, load_files
+from dosi.ingest.mapping import MappingError
+from dosi.ingest.pipeline import Pipeline
+from dosi.ingest.source import Message, Source
+from dosi.models.registry import ModelRegistry
+from dosi.ngsild.model import now_iso
+from dosi.outbound import OutboundGuard
+from dosi.service.ingest import IngestWriter
+from dosi.store.base import EntityStore
+
+log = logging.getLogger("dosi.ingest")
+PULL = ("mqtt", "poll")
+BACKOFF_FIRST, BACKOFF_MAX = 1.0, 60.0
+LEAD_RETRY = 15.0
+
+
+def make_source(config: SourceConfig, guard: OutboundGuard) -> Source:
+    if config.kind == "mqtt":
+        from dosi.ingest.sources.mqtt import MqttSource
+
+        return MqttSource(config)
+    from dosi.ingest.sources.poll import PollSource
+
+    return PollSource(config, guard)
+
+
+class Coordinator:
+    def __init__(
+        self,
+        store: EntityStore,
+        writer: IngestWriter,
+        registry: ModelRegistry,
+        guard: OutboundGuard,
+        files: str = "",
+        status_interval: float = 5.0,
+    ):
+        self.store = store
+        self.writer = writer
+        self.registry = registry
+        self.guard = guard
+        self.files = files
+        self.status_interval = status_interval
+        self.pipelines: dict[str, Pipeline] = {}
+        self._tasks: list[asyncio.Task[None]] = []
+
+    async def load(self) -> None:
+        """The sources of the config files and of the store (a broken stored config is logged, not fatal)."""
+        configs = {c.name: c for c in load_files(self.files, self.registry)}
+        for name, text in await self.store.list_sources():
+            try:
+                configs[name] = SourceConfig.parse(text, self.registry)
+            except MappingError as err:
+                log.error("ingest source %s cannot be loaded: %s", name, err)
+        for name, config in configs.items():
+            held = self.pipelines.get(name)
+            if held is None or held.config.text != config.text:
+                self.pipelines[name] = Pipeline(config, self.writer)
+
+    async def start(self) -> None:
+        await self.load()
+        self._tasks = [asyncio.create_task(self._lead()), asyncio.create_task(self._save_status())]
+
+    async def stop(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._tasks = []
+        with contextlib.suppress(Exception):
+            await self._save_once()
+
+    async def pipeline(self, name: str, kind: str | None = None) -> Pipeline:
+        if name not in self.pipelines:
+            await self.load()  # added since this process started
+        found = self.pipelines.get(name)
+        if found is None or (kind is not None and found.config.kind != kind):
+            raise ResourceNotFound(f"no {kind or 'ingest'} source named {name} / {name} 수집원이 없습니다")
+        return found
+
+    async def push(self, name: str, body: bytes) -> Any:
+        """An HTTP push: the body's records stored (or rejected) before the request is answered."""
+        pipeline = await self.pipeline(name, "http")
+        return await pipeline.feed([Message(body)])
+
+    async def replay(self, source: str | None, limit: int) -> dict[str, int]:
+        """Sends rejected messages through their source's mapping again (after a fix); each is marked replayed,
+        and one rejected again gets a new entry with the new reason."""
+        await self.load()
+        done = {"replayed": 0, "stored": 0, "rejected": 0, "unknown_source": 0}
+        for row in await self.store.rejections(source, 0, limit, pending=True):
+            pipeline = self.pipelines.get(row.source)
+            if pipeline is None:
+                done["unknown_source"] += 1
+                continue
+            outcome = await pipeline.replay(row.payload)
+            await self.store.mark_replayed([row.seq], now_iso())
+            done["replayed"] += 1
+            done["stored"] += outcome.stored
+            done["rejected"] += sum(1 for r in outcome.rejected if r.outcome == "rejected")
+        return done
+
+    async def _lead(self) -> None:
+        """Runs the pull sources while this process leads; stands by otherwise."""
+        pulls = [p for p in self.pipelines.values() if p.config.kind in PULL]
+        if not pulls:
+            return
+        while not await self.store.try_lead("ingest"):
+            for pipeline in pulls:
+                pipeline.status.state = "standby"
+            await asyncio.sleep(LEAD_RETRY)
+        runs = [asyncio.create_task(self._run(p)) for p in pulls]
+        try:
+            await asyncio.gather(*runs)
+        finally:
+            for run in runs:
+                run.cancel()
+
+    async def _run(self, pipeline: Pipeline) -> None:
+        delay = BACKOFF_FIRST
+        while True:
+            try:
+                source = make_source(pipeline.config, self.guard)
+                pipeline.status.state = "running"
+                await source.run(pipeline.deliver)
+                delay = BACKOFF_FIRST
+            except asyncio.CancelledError:
+                pipeline.status.state = "stopped"
+                raise
+            except Exception as err:  # the origin failed: say so, wait, try again
+                pipeline.status.failed(f"{type(err).__name__}: {err}")
+                log.warning("ingest source %s failed (%s); retrying in %.0f s", pipeline.config.name, err, delay)
+                await asyncio.sleep(delay)
+                delay = min(BACKOFF_MAX, delay * 2)
+
+    async def _save_status(self) -> None:
+        while True:
+            await asyncio.sleep(self.status_interval)
+            try:
+                await self._save_once()
+            except Exception as err:  # the store may be briefly unavailable; the next round saves again
+                log.warning("ingest status not saved: %s", err)
+
+    async def _save_once(self) -> None:
+        now = now_iso()
+        for pipeline in self.pipelines.values():
+            if pipeline.status.messages_in or pipeline.status.state != "starting":
+                await self.store.save_status(pipeline.config.name, pipeline.status.doc(), now)
