@@ -54,6 +54,7 @@ class Hub:
         guard = OutboundGuard(settings.outbound_allow_list())
         contexts = ContextService(settings, store, guard)
         registry = ModelRegistry()
+        contexts.model_context = registry.context_document
         validation = Validation(registry, settings.validation, settings.validation_tenants)
         notifier = Notifier(store, contexts, validation)
         entities = EntityService(store, notifier)

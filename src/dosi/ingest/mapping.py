@@ -18,9 +18,13 @@ cannot be mapped raises `Rejected` with a reason a person can act on.
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from importlib import resources
+from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -66,6 +70,7 @@ class AttributeMap:
     name: str
     field: str | None = None  # dotted path; None: `value` is constant
     value: Any = None
+    template: str | None = None  # `{path}` filled from the record, e.g. a relationship's target id
     function: str = "auto"
     args: tuple[Any, ...] = ()
     unit: str | None = None  # the source's unit (UN/CEFACT code), converted to `target_unit`
@@ -91,12 +96,13 @@ class AttributeMap:
         if function not in FUNCTIONS:
             known = ", ".join(sorted(FUNCTIONS))
             raise MappingError(f"attribute {name}: unknown function {function!r}; known: {known}")
-        if "field" not in table and "value" not in table:
-            raise MappingError(f"attribute {name}: give a field or a constant value")
+        if not {"field", "value", "template"} & set(table):
+            raise MappingError(f"attribute {name}: give a field, a template or a constant value")
         return cls(
             name=name,
             field=table.get("field"),
             value=table.get("value"),
+            template=table.get("template"),
             function=function,
             args=args,
             unit=table.get("unit"),
@@ -107,7 +113,10 @@ class AttributeMap:
         )
 
     def apply(self, record: Any) -> Any:
-        raw = self.value if self.field is None else lookup(record, self.field)
+        if self.template is not None:
+            raw: Any = fill(self.template, record)
+        else:
+            raw = self.value if self.field is None else lookup(record, self.field)
         try:
             value = FUNCTIONS[self.function](raw, *self.args)
         except (ValueError, TypeError) as err:
@@ -132,11 +141,13 @@ class AttributeMap:
 
 @dataclass(frozen=True)
 class TimeSpec:
-    field: str
+    field: str  # a dotted path, or "$now"
     format: str = "iso"  # iso | epoch | epoch_ms | a strptime format
     timezone: str = "UTC"  # for times written without an offset
 
     def apply(self, record: Any) -> str:
+        if self.field == "$now":  # the source gives no time (e.g. live status APIs): the time of receipt
+            return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
         raw = lookup(record, self.field)
         if raw is Missing or raw in (None, ""):
             raise Rejected(f"no time in field {self.field} / 시각 필드 {self.field} 없음")
@@ -156,6 +167,50 @@ class TimeSpec:
 
 
 @dataclass(frozen=True)
+class Join:
+    """Reference rows (a CSV file) added to each record whose `key` field equals the row's `on` column.
+
+    `file` is a path, or `package:dosi.demo/data/seoul_stations.csv` for data shipped with Dosi.
+    """
+
+    key: str
+    rows: dict[str, dict[str, str]]
+    required: bool = True  # a record with no reference row is rejected
+
+    @classmethod
+    def from_table(cls, table: Any) -> Join:
+        try:
+            path, key = str(table["file"]), str(table["key"])
+        except (KeyError, TypeError):
+            raise MappingError("[mapping.join] needs file and key") from None
+        on = str(table.get("on", key))
+        try:
+            text = _read_reference(path)
+        except OSError as err:
+            raise MappingError(f"[mapping.join] cannot read {path}: {err}") from None
+        rows = {row[on].strip(): row for row in csv.DictReader(io.StringIO(text)) if row.get(on)}
+        if not rows:
+            raise MappingError(f"[mapping.join] {path} has no rows with a column {on!r}")
+        return cls(key, rows, bool(table.get("required", True)))
+
+    def apply(self, record: dict[str, Any]) -> dict[str, Any]:
+        value = lookup(record, self.key)
+        row = self.rows.get(str(value).strip()) if value is not Missing else None
+        if row is None:
+            if self.required:
+                raise Rejected(f"no reference row for {self.key} = {value!r} / 기준 정보에 없는 값입니다")
+            return record
+        return {**row, **record}
+
+
+def _read_reference(path: str) -> str:
+    if path.startswith("package:"):
+        package, _, name = path.removeprefix("package:").partition("/")
+        return resources.files(package).joinpath(name).read_text(encoding="utf-8")
+    return Path(path).read_text(encoding="utf-8-sig")
+
+
+@dataclass(frozen=True)
 class Mapping:
     type: str
     id: str
@@ -164,6 +219,7 @@ class Mapping:
     location: tuple[str, str] | None = None  # (lat field, lon field)
     records: str | None = None  # dotted path to the list of records in a message; None: the message is a record
     context: dict[str, str] = field(default_factory=dict)  # the model's terms, written with each entity
+    join: Join | None = None  # reference data added to each record (e.g. station positions)
 
     @classmethod
     def from_table(cls, table: Any, model: Any | None = None) -> Mapping:
@@ -200,6 +256,7 @@ class Mapping:
             location=(str(location["lat"]), str(location["lon"])) if location else None,
             records=table.get("records"),
             context=model.context() if model is not None else {},
+            join=Join.from_table(table["join"]) if "join" in table else None,
         )
 
     def records_of(self, message: Any) -> list[Any]:
@@ -215,6 +272,8 @@ class Mapping:
         """The NGSI-LD entity (normalized, with the model's terms) of one record."""
         if not isinstance(record, dict):
             raise Rejected(f"a record must be an object, not {type(record).__name__}")
+        if self.join is not None:
+            record = self.join.apply(record)
         entity: dict[str, Any] = {"id": fill(self.id, record), "type": self.type}
         observed = self.observed_at.apply(record) if self.observed_at is not None else None
         for attribute in self.attributes:

@@ -17,7 +17,7 @@ from typing import Any
 import fastjsonschema
 import orjson
 
-from dosi.ngsild.context import DEFAULT_VOCAB
+from dosi.ngsild.context import DEFAULT_CORE_URL, DEFAULT_VOCAB
 
 KINDS = ("Property", "GeoProperty", "Relationship", "LanguageProperty")
 PRIVACY = ("direct-id", "quasi-id", "sensitive", "non-personal")
@@ -225,6 +225,11 @@ class ModelRegistry:
 
     def all(self) -> list[DataModel]:
         return sorted(self._by_name.values(), key=lambda m: m.type)
+
+    def context_document(self, name: str) -> dict[str, Any] | None:
+        """The JSON-LD context document of a model (its terms, then the NGSI-LD core)."""
+        model = self.get(name)
+        return None if model is None else {"@context": [model.context(), DEFAULT_CORE_URL]}
 
     def model_of(self, entity: dict[str, Any]) -> DataModel | None:
         for type_iri in entity.get("type", []):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from collections.abc import Callable
 from importlib import resources
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -25,6 +26,7 @@ from dosi.settings import Settings
 from dosi.store.base import EntityStore, StoredContext
 
 HOSTED_PREFIX = "/ngsi-ld/v1/jsonldContexts/"
+MODELS_PREFIX = "/dosi/v1/models/"  # a data model's @context: /dosi/v1/models/{type}/context
 
 
 def _core_documents() -> dict[str, Any]:
@@ -48,7 +50,7 @@ class ContextService:
         self._active: OrderedDict[bytes, ld.ActiveContext] = OrderedDict()
         self.base_url = ""  # set by the app: http://host:port, for hosted context URLs
         self.started_at = now_iso()
-        self.started_at = now_iso()
+        self.model_context: Callable[[str], dict[str, Any] | None] = lambda type_name: None  # set by the hub
 
     # -- resolution ------------------------------------------------------
     async def resolve(self, ctx: Any) -> ld.ActiveContext:
@@ -85,8 +87,13 @@ class ContextService:
             return self._documents[url]
         if not is_uri(url):
             raise BadRequestData(f"@context reference {url!r} is not a URI")
-        stored = await self.store.get_context(_id_for(url))
         path = urlsplit(url).path
+        if path.startswith(MODELS_PREFIX) and path.endswith("/context"):
+            # a data model's context, served by this hub whatever host name the client reached us by
+            local = self.model_context(unquote(path[len(MODELS_PREFIX) : -len("/context")]))
+            if local is not None:
+                return local
+        stored = await self.store.get_context(_id_for(url))
         if stored is None and path.startswith(HOSTED_PREFIX):
             # a context this hub hosts, whatever host name the client reached us by
             stored = await self.store.get_context(unquote(path[len(HOSTED_PREFIX) :]))

@@ -12,7 +12,6 @@ from starlette.routing import Route
 
 from dosi.api.routes.common import hub_of
 from dosi.errors import BadRequestData
-from dosi.ngsild.context import DEFAULT_CORE_URL
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -50,8 +49,9 @@ async def model_schema(request: Request) -> Response:
 
 
 async def model_context(request: Request) -> Response:
-    model = await hub_of(request).models.get(request.path_params["type"])
-    return Response(orjson.dumps({"@context": [model.context(), DEFAULT_CORE_URL]}), media_type="application/ld+json")
+    hub = hub_of(request)
+    model = await hub.models.get(request.path_params["type"])
+    return Response(orjson.dumps(hub.models.registry.context_document(model.type)), media_type="application/ld+json")
 
 
 async def register_model(request: Request) -> Response:

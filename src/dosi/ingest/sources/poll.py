@@ -33,14 +33,17 @@ _NOW = re.compile(r"\{now(?:([+-]\d+)h)?:([^{}]+)\}")
 MAX_PAGES = 1000
 
 
-def fill_params(params: dict[str, Any], page: int, now: datetime) -> dict[str, str]:
-    """`{page}`, and `{now:FORMAT}` / `{now-1h:FORMAT}` in the source's time zone."""
+def fill(template: str, page: int, page_size: int, now: datetime) -> str:
+    """`{page}`, `{start}`/`{end}` (1-based rows of the page), and `{now:FORMAT}` / `{now-1h:FORMAT}`."""
 
     def one(match: re.Match[str]) -> str:
         shift = int(match.group(1) or 0)
         return (now + timedelta(hours=shift)).strftime(match.group(2))
 
-    return {key: _NOW.sub(one, str(value)).replace("{page}", str(page)) for key, value in params.items()}
+    start, end = (page - 1) * page_size + 1, page * page_size
+    return (
+        _NOW.sub(one, template).replace("{page}", str(page)).replace("{start}", str(start)).replace("{end}", str(end))
+    )
 
 
 class PollSource:
@@ -50,6 +53,7 @@ class PollSource:
         self.guard = guard
         self.transport = transport  # tests record the city's API as fixtures at this seam
         self.url = str(config.option("url", ""))
+        self.shown = str(config.options.get("url", ""))  # as configured: ${env:KEY} not filled in, for messages
         self.interval = float(config.option("interval", 600))
         self.page_size = int(config.option("page_size", 100))
         self.total = config.option("total")
@@ -65,16 +69,18 @@ class PollSource:
 
     async def poll_once(self, deliver: Deliver) -> int:
         """Fetches every page once and hands each over; returns the pages read."""
-        await self.guard.check(self.url)
+        await self.guard.check(fill(self.url, 1, self.page_size, datetime.now(self.timezone)))
         params: dict[str, Any] = self.config.option("params", {})
         now = datetime.now(self.timezone)
         pages = 1
         page = 1
         async with httpx.AsyncClient(timeout=self.timeout, follow_redirects=False, transport=self.transport) as client:
             while page <= pages:
-                answer = await client.get(self.url, params=fill_params(params, page, now))
+                url = fill(self.url, page, self.page_size, now)
+                query = {key: fill(str(value), page, self.page_size, now) for key, value in params.items()}
+                answer = await client.get(url, params=query)
                 if answer.status_code != 200:
-                    raise ConnectionError(f"{self.url} answered HTTP {answer.status_code}")
+                    raise ConnectionError(f"{self.shown} answered HTTP {answer.status_code}")
                 body = answer.content
                 self._check(body)
                 await deliver([Message(body, {"page": page})])
@@ -97,11 +103,11 @@ class PollSource:
         auth = lookup(document, "OpenAPI_ServiceResponse.cmmMsgHeader")
         if auth is not Missing:
             reason = lookup(auth, "returnAuthMsg")
-            raise PermissionError(f"{self.url}: {reason if reason is not Missing else auth} / 공공데이터 API 오류")
+            raise PermissionError(f"{self.shown}: {reason if reason is not Missing else auth} / 공공데이터 API 오류")
         if self.result_code:
             code = lookup(document, str(self.result_code))
             if code is not Missing and str(code) not in self.ok_codes:
-                raise ConnectionError(f"{self.url} answered result code {code}")
+                raise ConnectionError(f"{self.shown} answered result code {code}")
 
     def _pages(self, body: bytes, current: int) -> int:
         if not self.total:
