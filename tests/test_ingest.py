@@ -50,10 +50,16 @@ async def push(dosi: httpx.AsyncClient, body: Any) -> httpx.Response:
     return await dosi.post("/dosi/v1/ingest/traffic", content=content)
 
 
+MODEL_LINK = (
+    '<http://dosi.test/dosi/v1/models/TrafficFlowObserved/context>; rel="http://www.w3.org/ns/json-ld#context";'
+    ' type="application/ld+json"'
+)
+
+
 async def history(dosi: httpx.AsyncClient, entity_id: str) -> list[Any]:
-    answer = await dosi.get(f"/ngsi-ld/v1/temporal/entities/{entity_id}", params={"options": "temporalValues"},
-                            headers={"Link": f'<http://dosi.test/dosi/v1/models/TrafficFlowObserved/context>; '
-                                             'rel="http://www.w3.org/ns/json-ld#context"; type="application/ld+json"'})  # fmt: skip
+    answer = await dosi.get(
+        f"/ngsi-ld/v1/temporal/entities/{entity_id}", params={"options": "temporalValues"}, headers={"Link": MODEL_LINK}
+    )
     assert answer.status_code == 200, answer.text
     return [value for value, _ in answer.json()["intensity"]["values"]]
 
@@ -160,8 +166,8 @@ async def test_api_writes_follow_the_validation_mode(database_url: str, store: E
             assert [f.outcome for f in flagged] == ["flagged"] and "status" in flagged[0].reason
         else:
             assert answer.status_code == 201 and flagged == []
-        batch = await http.post("/ngsi-ld/v1/entityOperations/upsert", headers={"NGSILD-Tenant": "city"},
-                                json=[{**spot, "id": "urn:ngsi-ld:ParkingSpot:2"}, {"id": "urn:x:1", "type": "Thing"}])  # fmt: skip
+        pair = [{**spot, "id": "urn:ngsi-ld:ParkingSpot:2"}, {"id": "urn:x:1", "type": "Thing"}]
+        batch = await http.post("/ngsi-ld/v1/entityOperations/upsert", headers={"NGSILD-Tenant": "city"}, json=pair)
         if mode == "strict":  # one refused entity does not sink the others
             assert batch.status_code == 207 and batch.json()["success"] == ["urn:x:1"]
         else:
