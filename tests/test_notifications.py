@@ -3,14 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import shutil
-import socket
-import subprocess
-import tempfile
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -198,37 +192,6 @@ async def test_time_interval_notifies_periodically(hub_client: Any, receiver: Re
     await client.post("/subscriptions", json=subscription(f"http://127.0.0.1:{receiver.port}/n", timeInterval=1))
     got = await receiver.wait_for(2, timeout=6)
     assert [r["body"]["data"][0]["pm25"]["value"] for r in got[:2]] == [7, 7]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-@pytest.fixture
-def mosquitto() -> Any:
-    """A Mosquitto of our own on a free port (persistence and a large queue, as operators should run it)."""
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(binary).exists():
-        pytest.fail("mosquitto is required for the MQTT tests")
-    port = _free_port()
-    folder = tempfile.mkdtemp()
-    config = Path(folder) / "mosquitto.conf"
-    config.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n"
-        f"persistence true\npersistence_location {folder}/\n"
-    )
-    process = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(50):
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.1):
-            break
-        import time
-
-        time.sleep(0.1)
-    yield port
-    process.terminate()
-    process.wait(5)
 
 
 @pytest.mark.mqtt

@@ -17,7 +17,7 @@ from typing import Any
 import fastjsonschema
 import orjson
 
-from dosi.ngsild.context import DEFAULT_CORE_URL, DEFAULT_VOCAB
+from dosi.ngsild.context import DEFAULT_CORE_URL, DEFAULT_VOCAB, core_active
 
 KINDS = ("Property", "GeoProperty", "Relationship", "LanguageProperty")
 PRIVACY = ("direct-id", "quasi-id", "sensitive", "non-personal")
@@ -81,8 +81,9 @@ class DataModel:
         return model
 
     def context(self) -> dict[str, str]:
-        """The model's @context terms: its type and attributes."""
-        return {self.type: self.uri, **{a.name: a.uri for a in self.attributes.values()}}
+        """The model's @context terms: its type and attributes (not those the NGSI-LD core defines)."""
+        core = core_active().terms
+        return {self.type: self.uri, **{a.name: a.uri for a in self.attributes.values() if a.name not in core}}
 
     def json_schema(self) -> dict[str, Any]:
         """JSON Schema (draft-07) of the key-values form, with each attribute's unit, privacy label and texts."""
@@ -174,6 +175,12 @@ def _bilingual(doc: dict[str, Any], key: str) -> dict[str, str]:
     return dict(value)
 
 
+def _effective_uri(name: str, uri: str) -> str:
+    """The IRI a term really expands to: the NGSI-LD core context comes last and wins (e.g. `status`)."""
+    core = core_active().terms.get(name)
+    return core.iri if core is not None else uri
+
+
 def _attribute(name: str, spec: Any) -> AttributeSpec:
     if not isinstance(spec, dict):
         raise TypeError(f"attributes.{name}")
@@ -188,7 +195,7 @@ def _attribute(name: str, spec: Any) -> AttributeSpec:
         raise TypeError(f"attributes.{name}.schema")
     return AttributeSpec(
         name=name,
-        uri=str(spec.get("uri") or DEFAULT_VOCAB + name),
+        uri=_effective_uri(name, str(spec.get("uri") or DEFAULT_VOCAB + name)),
         kind=kind,
         schema=schema,
         privacy=privacy,

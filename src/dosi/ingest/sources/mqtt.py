@@ -31,6 +31,7 @@ class MqttSource:
         self.password = config.option("password")
         if not self.topics:
             raise ValueError(f"source {self.name}: [mqtt] topics is empty")
+        self.subscribed = asyncio.Event()  # set once the broker confirmed the subscriptions
 
     async def run(self, deliver: Deliver) -> None:
         try:
@@ -61,12 +62,16 @@ class MqttSource:
         def on_disconnect(c: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
             loop.call_soon_threadsafe(inbox.put_nowait, ConnectionError(f"MQTT connection lost: {reason}"))
 
+        def on_subscribe(c: Any, userdata: Any, mid: Any, reasons: Any, properties: Any) -> None:
+            loop.call_soon_threadsafe(self.subscribed.set)
+
         def on_message(c: Any, userdata: Any, msg: Any) -> None:
             loop.call_soon_threadsafe(inbox.put_nowait, msg)
 
         client.on_connect = on_connect
         client.on_disconnect = on_disconnect
         client.on_message = on_message
+        client.on_subscribe = on_subscribe
         port = parts.port or (8883 if parts.scheme == "mqtts" else 1883)
         await asyncio.to_thread(client.connect, parts.hostname or "127.0.0.1", port, 30)
         client.loop_start()

@@ -1,0 +1,156 @@
+"""The sources against real parts: Mosquitto for MQTT (with a restart in the middle), recorded responses of the
+Korean public data portal for polling (the one thing outside this machine), and files for import."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import paho.mqtt.client as mqtt
+import pytest
+
+from dosi.api.hub import Hub
+from dosi.ingest.config import SourceConfig
+from dosi.ingest.pipeline import Pipeline
+from dosi.ingest.sources.mqtt import MqttSource
+from dosi.ingest.sources.poll import PollSource
+from dosi.outbound import OutboundGuard
+from dosi.settings import Settings
+from dosi.store.base import EntityQuery, EntityStore, TimeWindow
+
+FIXTURES = Path(__file__).parent / "fixtures" / "opendata"
+DEMO_SOURCES = Path(__file__).parents[1] / "src" / "dosi" / "demo" / "sources"
+PARKING = "https://smartdatamodels.org/dataModel.Parking/ParkingSpot"
+
+
+@pytest.fixture
+async def hub(settings: Settings, store: EntityStore) -> Hub:
+    return Hub.build(settings, store)
+
+
+def source(hub: Hub, name: str, **replace: str) -> Pipeline:
+    text = (DEMO_SOURCES / f"{name}.toml").read_text(encoding="utf-8")
+    for old, new in replace.items():
+        text = text.replace(old, new)
+    return Pipeline(SourceConfig.parse(text, hub.models.registry), hub.ingest.writer)
+
+
+def recorded(pages: dict[str, str]) -> httpx.MockTransport:
+    """The portal, answering from files by pageNo (and remembering what was asked)."""
+    asked: list[httpx.Request] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request)
+        name = pages[request.url.params.get("pageNo", "1")]
+        return httpx.Response(200, content=(FIXTURES / name).read_bytes())
+
+    transport = httpx.MockTransport(answer)
+    transport.asked = asked  # type: ignore[attr-defined]
+    return transport
+
+
+async def test_polling_the_air_quality_api(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATA_GO_KR_KEY", "test-key")
+    pipeline = source(hub, "airkorea", **{"page_size = 100": "page_size = 10"})
+    transport = recorded({"1": "airkorea_ctprvn_page1.json", "2": "airkorea_ctprvn_page2.json"})
+    poll = PollSource(pipeline.config, OutboundGuard(["apis.data.go.kr"]), transport)
+    assert await poll.poll_once(pipeline.deliver) == 2
+    first = transport.asked[0].url.params  # type: ignore[attr-defined]
+    assert first["serviceKey"] == "test-key" and first["sidoName"] == "서울" and first["pageNo"] == "1"
+    status = pipeline.status
+    assert status.messages_in == 2 and status.records_in == 14
+    stored = await hub.store.query(EntityQuery(tenant="", ids=["urn:ngsi-ld:AirQualityObserved:seoul:중구"], limit=1))
+    (junggu,) = stored.entities
+    pm25 = junggu["attrs"]["https://smartdatamodels.org/dataModel.Environment/pm25"][0]
+    assert pm25["value"] == 22 and pm25["unitCode"] == "GQ" and pm25["observedAt"] == "2026-11-21T05:00:00.000Z"
+    rejected = await hub.store.rejections("airkorea-seoul", 0, 100, pending=True)
+    # roadside stations have no row in the district station table, so no position: the model requires one
+    assert rejected and all("no position in fields lat, lon" in r.reason for r in rejected)
+    assert status.stored + status.rejected == 14 and status.stored >= 8
+    again = await poll.poll_once(pipeline.deliver)  # the same hour polled again stores nothing new
+    assert again == 2 and pipeline.status.duplicates == status.stored
+
+
+async def test_a_bad_service_key_is_an_error_of_the_source(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATA_GO_KR_KEY", "wrong")
+    pipeline = source(hub, "airkorea")
+    poll = PollSource(pipeline.config, OutboundGuard(["apis.data.go.kr"]), recorded({"1": "airkorea_error_key.xml"}))
+    with pytest.raises(PermissionError, match="SERVICE_KEY_IS_NOT_REGISTERED_ERROR"):
+        await poll.poll_once(pipeline.deliver)
+    assert pipeline.status.stored == 0
+
+
+async def test_polling_xml_and_path_paging(hub: Hub, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATA_GO_KR_KEY", "k")
+    pipeline = source(hub, "airkorea", **{'"json"': '"xml"', '"response.body.items"': '"response.body.items.item"'})
+    pages = recorded({"1": "airkorea_ctprvn_page1.xml", "2": "airkorea_ctprvn_page2.json"})
+    poll = PollSource(pipeline.config, OutboundGuard(["apis.data.go.kr"]), pages)
+    assert await poll.poll_once(pipeline.deliver) == 1  # totalCount 14 fits one page of 100
+    assert (pipeline.status.records_in, pipeline.status.stored, pipeline.status.rejected) == (10, 6, 4)
+    stored = await hub.store.get("", "urn:ngsi-ld:AirQualityObserved:seoul:성동구")
+    assert stored is not None  # its values came with stray spaces: " 38", "21 "
+    assert stored["attrs"]["https://smartdatamodels.org/dataModel.Environment/pm25"][0]["value"] == 21
+    monkeypatch.setenv("SEOUL_OPEN_API_KEY", "sample")
+    bikes = source(hub, "seoul-bike")
+    asked: list[str] = []
+
+    def answer(request: httpx.Request) -> httpx.Response:
+        asked.append(request.url.path)
+        return httpx.Response(200, content=(FIXTURES / "seoul_bike_1_5.json").read_bytes())
+
+    poll = PollSource(bikes.config, OutboundGuard(["openapi.seoul.go.kr"]), httpx.MockTransport(answer))
+    await poll.poll_once(bikes.deliver)
+    assert asked == ["/sample/json/bikeList/1/1000/"]
+    assert bikes.status.stored == 5
+
+
+@pytest.mark.mqtt
+async def test_mqtt_at_least_once_across_a_restart(hub: Hub, mosquitto: int) -> None:
+    pipeline = source(hub, "parking", **{"mqtt://127.0.0.1:1883": f"mqtt://127.0.0.1:{mosquitto}"})
+    publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    publisher.connect("127.0.0.1", mosquitto)
+    publisher.loop_start()
+
+    def publish(spot: int, minute: int, occupied: Any = True) -> None:
+        body = {"occupied": occupied, "ts": 1_763_700_000_000 + minute * 60_000, "lat": 37.5665, "lon": 126.978}
+        publisher.publish(f"city/parking/gangnam/{spot}", json.dumps(body), qos=1).wait_for_publish(5)
+
+    async def run_until(stored: int) -> None:
+        mqtt_source = MqttSource(pipeline.config)
+        task = asyncio.create_task(mqtt_source.run(pipeline.deliver))
+        try:
+            async with asyncio.timeout(20):
+                await mqtt_source.subscribed.wait()
+                while pipeline.status.stored + pipeline.status.rejected < stored:
+                    await asyncio.sleep(0.05)
+        finally:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+
+    await run_until(0)  # subscribe once: the broker now keeps this session's messages
+    for minute in range(20):
+        publish(minute % 4, minute)
+    await run_until(20)
+    for minute in range(20, 50):  # the hub is down: the broker holds these
+        publish(minute % 4, minute, occupied=minute % 2 == 0)
+    publish(9, 50, occupied="maybe")  # a bad message among them
+    await run_until(51)
+    publisher.loop_stop()
+    reasons = {r.reason for r in await hub.store.rejections(None, 0, 100, pending=False)}
+    assert pipeline.status.stored == 50 and pipeline.status.rejected == 1, reasons
+    ids = [f"urn:ngsi-ld:ParkingSpot:gangnam:{n}" for n in range(4)]
+    spots = await hub.store.query(EntityQuery(tenant="", ids=ids, limit=10))
+    assert spots.entities[0]["type"] == [PARKING] and len(spots.entities) == 4
+    latest = spots.entities[1]["attrs"]["https://uri.etsi.org/ngsi-ld/status"][0]  # the core context's `status`
+    assert latest["value"] == "free" and latest["observedAt"].startswith("2025-11-21T05:")  # minute 49, odd: free
+    rows = await hub.store.history("", ids, None, TimeWindow())
+    status_rows = [r for r in rows if r.attr.endswith("/status")]
+    assert len(status_rows) == 50  # every reading once, none lost across the restart
+    (bad,) = await hub.store.rejections("parking-sensors", 0, 10, pending=True)
+    assert "'maybe' is not one of" in bad.reason
+    assert json.loads(bad.payload)["$topic"] == ["city", "parking", "gangnam", "9"]
