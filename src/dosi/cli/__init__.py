@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from dosi import __version__
-from dosi.cli import audit, auth, config, db, history, keys, serve
+from dosi.cli import audit, auth, config, db, history, ingest, keys, models, serve
 
 
 @click.group(help="Dosi (도시) smart-city data hub / 스마트시티 데이터 허브")
@@ -21,3 +21,6 @@ main.add_command(history.history)
 main.add_command(keys.keys)
 main.add_command(auth.auth)
 main.add_command(audit.audit)
+main.add_command(models.models)
+main.add_command(ingest.ingest)
+main.add_command(ingest.import_file)

@@ -40,6 +40,7 @@ class Mapped:
     entity: dict[str, Any]
     raw: str
     context: dict[str, str]
+    expanded: dict[str, Any] = field(default_factory=dict)  # the hub's form, once parsed
 
     @property
     def observed(self) -> float:
@@ -82,6 +83,7 @@ class IngestWriter:
                 reason = "stored with warnings: " + "; ".join(flag.problems)
                 outcome.rejected.append(Rejection(tenant, source, "flagged", reason, item.raw, now))
                 outcome.flagged += 1
+            item.expanded = expanded
             checked[expanded["id"]].append((item, ctx))
         current = await self.entities.get_many(tenant, list(checked))
         fresh: list[tuple[Mapped, ActiveContext]] = []
@@ -89,6 +91,13 @@ class IngestWriter:
         for entity_id, group in checked.items():
             group.sort(key=lambda pair: pair[0].observed)
             newest, held = group[-1], _latest(current.get(entity_id))
+            if not newest[0].observed:  # records without a time: the last one stands, unless nothing changed
+                if _holds(current.get(entity_id), newest[0].expanded):
+                    outcome.duplicates += len(group)
+                else:
+                    fresh.append(newest)
+                    outcome.duplicates += len(group) - 1
+                continue
             if held is None or newest[0].observed > held:
                 fresh.append(newest)
                 older.extend(group[:-1])
@@ -140,6 +149,19 @@ class IngestWriter:
 def _instant(ts: float | None) -> int | None:
     """Times written and read back as floats may differ in the last digit: compare to the millisecond."""
     return None if ts is None else round(ts * 1000)
+
+
+def _holds(entity: dict[str, Any] | None, given: dict[str, Any]) -> bool:
+    """Whether the entity already holds every attribute value of `given` (a record seen before)."""
+    if entity is None:
+        return False
+    for iri, instances in given.get("attrs", {}).items():
+        held = entity.get("attrs", {}).get(iri)
+        if not held:
+            return False
+        if any(instances[0].get(key) != held[0].get(key) for key in ("value", "object", "languageMap", "unitCode")):
+            return False
+    return True
 
 
 def _latest(entity: dict[str, Any] | None) -> float | None:
