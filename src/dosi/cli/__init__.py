@@ -5,7 +5,7 @@ from __future__ import annotations
 import click
 
 from dosi import __version__
-from dosi.cli import audit, auth, config, db, history, ingest, keys, models, serve
+from dosi.cli import audit, auth, config, db, demo, history, ingest, keys, models, serve
 
 
 @click.group(help="Dosi (도시) smart-city data hub / 스마트시티 데이터 허브")
@@ -14,6 +14,7 @@ def main() -> None:
     pass
 
 
+main.add_command(demo.demo)
 main.add_command(serve.serve)
 main.add_command(db.db)
 main.add_command(config.config)

@@ -64,10 +64,7 @@ def remove(name: str, database_url: str | None) -> None:
 def status(as_json: bool, database_url: str | None) -> None:
     async def work(hub: Hub) -> None:
         await hub.ingest.load()
-        saved = {name: json.loads(doc) for name, doc in await hub.store.list_status()}
-        rows = [saved.get(name, {"name": name, "kind": p.config.kind, "state": "never run"})
-                for name, p in sorted(hub.ingest.pipelines.items())]  # fmt: skip
-        rows += [doc for name, doc in saved.items() if name not in hub.ingest.pipelines]
+        rows = await hub.ingest.statuses()
         if as_json:
             click.echo(json.dumps(rows, ensure_ascii=False, indent=2))
             return

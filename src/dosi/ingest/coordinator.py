@@ -12,6 +12,8 @@ import contextlib
 import logging
 from typing import Any
 
+import orjson
+
 from dosi.errors import ResourceNotFound
 from dosi.ingest.config import SourceConfig, load_files
 from dosi.ingest.mapping import MappingError
@@ -114,6 +116,14 @@ class Coordinator:
             done["stored"] += outcome.stored
             done["rejected"] += sum(1 for r in outcome.rejected if r.outcome == "rejected")
         return done
+
+    async def statuses(self) -> list[dict[str, Any]]:
+        """Every source's status: as saved by whichever process runs it, or live from this one when fresher."""
+        found = {name: orjson.loads(doc) for name, doc in await self.store.list_status()}
+        for name, pipeline in self.pipelines.items():
+            if pipeline.status.messages_in or pipeline.status.records_in or name not in found:
+                found[name] = orjson.loads(pipeline.status.doc())
+        return [found[name] for name in sorted(found)]
 
     async def _lead(self) -> None:
         """Runs the pull sources while this process leads; stands by otherwise."""

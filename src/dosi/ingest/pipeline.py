@@ -102,6 +102,8 @@ class Pipeline:
             outcome.rejected.extend(refused)
         self.status.records_in += len(items) + len(refused)
         self.status.count(outcome)
+        if self.status.state in ("starting", "failing"):
+            self.status.state = "running"
         return outcome
 
     def _map(self, document: Any, items: list[Mapped], refused: list[Rejection], now: str) -> None:

@@ -73,7 +73,9 @@ async def push(request: Request) -> Response:
 
 
 async def status(request: Request) -> Response:
-    return _json([orjson.loads(doc) for _, doc in await hub_of(request).store.list_status()])
+    hub = hub_of(request)
+    await hub.ingest.load()
+    return _json(await hub.ingest.statuses())
 
 
 async def rejected(request: Request) -> Response:
