@@ -434,9 +434,10 @@ def s9_mqtt(run: Run) -> Result:
                 mqtt.publish(port, [("city/parking/warm/0", orjson.dumps({"occupied": True, "ts": warm * 1000,
                                      "lat": 37.5, "lon": 127.0}))])  # fmt: skip
                 time.sleep(0.3)
+            time.sleep(1.0)  # the warm-up readings counted in the saved status too
+            target = _ingest_status(dosi.base) + count
             began = time.perf_counter()
             mqtt.publish(port, messages)
-            target = _ingest_status(dosi.base) + count
             stored, deadline = 0, time.monotonic() + 600
             while stored < target and time.monotonic() < deadline:
                 time.sleep(0.1)

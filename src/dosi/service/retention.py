@@ -96,6 +96,9 @@ class HistoryKeeper:
     async def _run(self) -> None:
         while True:
             try:
+                if not await self.store.try_lead("history"):  # one process of the hub does this work
+                    await asyncio.sleep(self.interval)
+                    continue
                 await self.store.maintain_history(time.time())
                 for step, deleted in await prune(self.store, self.rules):
                     if deleted:
