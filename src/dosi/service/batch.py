@@ -85,7 +85,19 @@ class BatchService:
         """`mode` overrides the tenant's validation mode (ingest checks its records itself)."""
         result = BatchResult()
         now = now_iso()
-        entities = self._parse(items, now, result)
+        return await self.upsert_parsed(tenant, self._parse(items, now, result), now, result, replace, mode)
+
+    async def upsert_parsed(
+        self,
+        tenant: str,
+        entities: list[Entity],
+        now: str,
+        result: BatchResult | None = None,
+        replace: bool = True,
+        mode: str | None = None,
+    ) -> BatchResult:
+        """Upsert of entities already parsed (the hub's expanded form), as ingest has them."""
+        result = result or BatchResult()
         async with self.notifier.write(tenant, mode) as tx:
             await tx.prefetch([e["id"] for e in entities])
             for entity in entities:

@@ -104,7 +104,8 @@ class IngestWriter:
             else:
                 older.extend(group)
         if fresh:
-            result = await self.batch.upsert(tenant, [(m.entity, ctx) for m, ctx in fresh], replace=False, mode="off")
+            parsed = [m.expanded for m, _ in fresh]
+            result = await self.batch.upsert_parsed(tenant, parsed, now, replace=False, mode="off")
             failed = {e["entityId"]: e["error"].get("detail", "") for e in result.errors}
             for item, _ in fresh:
                 if item.entity["id"] in failed:
