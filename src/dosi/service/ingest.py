@@ -20,9 +20,10 @@ from dosi.ngsild.temporal import epoch
 from dosi.service.batch import BatchService
 from dosi.service.contexts import ContextService
 from dosi.service.entities import EntityService
+from dosi.service.history import row_of
 from dosi.service.temporal import TemporalService
 from dosi.service.validation import Validation
-from dosi.store.base import EntityStore, Rejection, TimeWindow
+from dosi.store.base import EntityStore, HistoryRow, Rejection, TimeWindow
 
 
 @dataclass
@@ -103,6 +104,7 @@ class IngestWriter:
                 older.extend(group[:-1])
             else:
                 older.extend(group)
+        failed: dict[str, str] = {}
         if fresh:
             parsed = [m.expanded for m, _ in fresh]
             result = await self.batch.upsert_parsed(tenant, parsed, now, replace=False, mode="off")
@@ -113,38 +115,42 @@ class IngestWriter:
                     outcome.rejected.append(Rejection(tenant, source, "rejected", reason, item.raw, now))
                 else:
                     outcome.stored += 1
-        await self._history_only(tenant, source, older, outcome, now)
+        known = set(current) | {m.entity["id"] for m, _ in fresh if m.entity["id"] not in failed}
+        orphans = [pair for pair in older if pair[0].entity["id"] not in known]  # their newest reading was refused
+        for item, _ in orphans:
+            reason = "an older reading of an entity whose newest reading was rejected; replay it after the fix"
+            outcome.rejected.append(Rejection(tenant, source, "rejected", reason, item.raw, now))
+        await self._history_only(tenant, [pair for pair in older if pair[0].entity["id"] in known], outcome, now)
         if outcome.rejected:
             await self.store.add_rejections(outcome.rejected)
         return outcome
 
     async def _history_only(
-        self, tenant: str, source: str, items: list[tuple[Mapped, ActiveContext]], outcome: Outcome, now: str
+        self, tenant: str, items: list[tuple[Mapped, ActiveContext]], outcome: Outcome, now: str
     ) -> None:
-        """Past instances: added to the history (one transaction per entity), the ones it holds skipped."""
+        """Past instances (older than the entity's current state): added to its history, minus those it holds."""
         if not items:
             return
         times = [m.observed for m, _ in items]
         ids = sorted({m.entity["id"] for m, _ in items})
         window = TimeWindow(after=min(times), after_inclusive=True, before=max(times) + 0.001)
         held = {(r.entity_id, _instant(r.observed_ts)) for r in await self.store.history(tenant, ids, None, window)}
-        by_entity: dict[str, tuple[dict[str, Any], ActiveContext, list[str]]] = {}
-        for item, ctx in items:
+        rows: list[HistoryRow] = []
+        for item, _ in items:
             entity_id = item.entity["id"]
             if (entity_id, _instant(item.observed)) in held:
                 outcome.duplicates += 1
                 continue
-            body, _, raws = by_entity.setdefault(entity_id, ({"id": entity_id, "type": item.entity["type"]}, ctx, []))
-            for name, value in item.entity.items():
-                if isinstance(value, dict):
-                    body.setdefault(name, []).append(value)
-            raws.append(item.raw)
-        for body, ctx, raws in by_entity.values():
-            try:
-                await self.temporal.upsert(tenant, ctx, body)
-                outcome.stored += len(raws)
-            except DosiError as err:
-                outcome.rejected.extend(Rejection(tenant, source, "rejected", err.detail, raw, now) for raw in raws)
+            entity = item.expanded
+            rows.extend(
+                row_of(entity_id, entity["type"], attr, inst, now)
+                for attr, instances in entity["attrs"].items()
+                for inst in instances
+            )
+            outcome.stored += 1
+        if rows:  # the entities exist (the newest reading of each was written first): one transaction for all
+            async with self.store.transaction(tenant) as tx:
+                await tx.add_history(rows, upsert=True)
 
 
 def _instant(ts: float | None) -> int | None:
