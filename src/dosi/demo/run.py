@@ -155,12 +155,14 @@ async def run_demo(settings: Settings, speed: float, portal_port: int, echo: Any
         "  more in README (Five-minute tour) / 사용법은 README를 참고하세요"
     )
     feeds = Feeds(city, clock, hub_url, mqtt_port)
-    tasks = [asyncio.create_task(server.serve()) for server in servers]
+    serving = [asyncio.create_task(server.serve()) for server in servers]
     await asyncio.sleep(1.0)
-    tasks.append(asyncio.create_task(feeds.run(speed)))
-    done, _ = await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
-    for task in tasks:
-        task.cancel()
-    for task in done:
-        with contextlib.suppress(asyncio.CancelledError):
-            task.result()
+    feeding = asyncio.create_task(feeds.run(speed))
+    await asyncio.wait([*serving, feeding], return_when=asyncio.FIRST_COMPLETED)
+    for server in servers:  # a signal stops one server: stop the others the same orderly way
+        server.should_exit = True
+    feeding.cancel()
+    results = await asyncio.gather(*serving, feeding, return_exceptions=True)
+    for result in results:
+        if isinstance(result, Exception):
+            raise result
