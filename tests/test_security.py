@@ -220,6 +220,11 @@ def test_actions_of_requests() -> None:
     assert action_of("POST", "/subscriptions") == "subscribe"
     assert action_of("GET", "/subscriptions") == "read"
     assert action_of("POST", "/jsonldContexts") == "admin"
+    assert action_of("POST", "/dosi/v1/ingest/traffic") == "update"
+    assert action_of("GET", "/dosi/v1/ingest/status") == "read"
+    assert action_of("GET", "/dosi/v1/ingest/rejected") == "admin"
+    assert action_of("POST", "/dosi/v1/models") == "admin"
+    assert action_of("GET", "/dosi/v1/models/ParkingSpot") == "read"
 
 
 def test_serve_refuses_a_public_address_without_authentication(tmp_path: Any) -> None:
@@ -258,3 +263,23 @@ async def test_only_health_is_public(secured: httpx.AsyncClient) -> None:
     async with httpx.AsyncClient(transport=transport, base_url="http://dosi.test") as http:
         assert (await http.get("/health")).status_code == 200
         assert (await http.get("/anything-else")).status_code == 401
+
+
+async def test_devices_push_with_a_provider_key(secured: httpx.AsyncClient, store: EntityStore) -> None:
+    await store.put_source("meters", 'name = "meters"\nkind = "http"\ntenant = "seoul"\nvalidation = "off"\n'
+                           '[mapping]\ntype = "Meter"\nid = "urn:ngsi-ld:Meter:{m}"\n[mapping.attributes]\n'
+                           'reading = "r"\n', "2026-11-22T00:00:00Z")  # fmt: skip
+    push = "http://dosi.test/dosi/v1/ingest/meters"
+    body = b'[{"m": "1", "r": 5}, {"m": "2", "r": 7}]'
+    assert (await secured.post(push, content=body)).status_code == 401
+    consumer = await make_key(store, ["consumer"], ["seoul"])
+    assert (await secured.post(push, content=body, headers=keyed(consumer))).status_code == 403
+    elsewhere = await make_key(store, ["provider"], ["busan"])  # a key of another tenant, whatever header it sends
+    assert (await secured.post(push, content=body, headers=keyed(elsewhere, "busan"))).status_code == 403
+    provider = await make_key(store, ["provider"], ["seoul", ""])
+    answer = await secured.post(push, content=body, headers=keyed(provider))
+    assert answer.status_code == 200 and answer.json()["stored"] == 2
+    found = await secured.get("/entities/urn:ngsi-ld:Meter:2", headers=keyed(provider, "seoul"))
+    assert found.json()["reading"]["value"] == 7
+    rejected = await secured.get("http://dosi.test/dosi/v1/ingest/rejected", headers=keyed(provider))
+    assert rejected.status_code == 403  # raw payloads are for admins

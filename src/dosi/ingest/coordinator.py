@@ -22,6 +22,8 @@ from dosi.ingest.source import Message, Source
 from dosi.models.registry import ModelRegistry
 from dosi.ngsild.model import now_iso
 from dosi.outbound import OutboundGuard
+from dosi.security.access import authorize
+from dosi.security.principal import Principal
 from dosi.service.ingest import IngestWriter
 from dosi.store.base import EntityStore
 
@@ -95,9 +97,11 @@ class Coordinator:
             raise ResourceNotFound(f"no {kind or 'ingest'} source named {name} / {name} 수집원이 없습니다")
         return found
 
-    async def push(self, name: str, body: bytes) -> Any:
-        """An HTTP push: the body's records stored (or rejected) before the request is answered."""
+    async def push(self, name: str, body: bytes, principal: Principal) -> Any:
+        """An HTTP push: the body's records stored (or rejected) before the request is answered. The caller must
+        be allowed to write to the source's tenant (whatever NGSILD-Tenant header it sent)."""
         pipeline = await self.pipeline(name, "http")
+        authorize(principal, "update", pipeline.config.tenant)
         return await pipeline.feed([Message(body)])
 
     async def replay(self, source: str | None, limit: int) -> dict[str, int]:

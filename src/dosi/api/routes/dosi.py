@@ -66,7 +66,8 @@ async def register_model(request: Request) -> Response:
 
 # -- ingest ---------------------------------------------------------------------------------------
 async def push(request: Request) -> Response:
-    outcome = await hub_of(request).ingest.push(request.path_params["source"], await _body(request))
+    principal = request.state.principal
+    outcome = await hub_of(request).ingest.push(request.path_params["source"], await _body(request), principal)
     rejected = [{"reason": r.reason, "outcome": r.outcome} for r in outcome.rejected]
     body = {"stored": outcome.stored, "duplicates": outcome.duplicates, "rejected": rejected}
     return _json(body, 200 if not any(r["outcome"] == "rejected" for r in rejected) else 207)
