@@ -12,10 +12,16 @@ import socket
 import subprocess
 import sys
 from collections import defaultdict
+from pathlib import Path
 
 import httpx
 import orjson
 import pytest
+from bench import mqtt as mqtt_bench
+
+from dosi.api.hub import open_store
+from dosi.settings import Settings
+from dosi.store.base import TimeWindow
 
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
@@ -54,7 +60,9 @@ class Collector:
             writer.close()
 
 
-def start_server(database_url: str, port: int, workers: int = 1) -> subprocess.Popen[bytes]:
+def start_server(
+    database_url: str, port: int, workers: int = 1, extra: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     env = {
         **os.environ,
         "DOSI_DATABASE_URL": database_url,
@@ -65,6 +73,7 @@ def start_server(database_url: str, port: int, workers: int = 1) -> subprocess.P
         "DOSI_NOTIFY_MAX_ATTEMPTS": "50",
         "DOSI_WORKERS": str(workers),
         "DOSI_LOG_LEVEL": "warning",
+        **(extra or {}),
     }
     return subprocess.Popen(
         [sys.executable, "-c", "from dosi.cli import main; main()", "serve"],
@@ -196,3 +205,52 @@ async def test_four_workers_deliver_each_notification_once(pg_database_url: str)
     assert set(collector.pairs) == owed
     assert all(count == 1 for count in collector.ids.values()), "a notification was delivered twice"
     assert all(count == 1 for count in collector.pairs.values())
+
+
+@pytest.mark.mqtt
+async def test_mqtt_ingest_survives_sigkill(database_url: str, mosquitto: int, tmp_path: Path) -> None:
+    """Readings published while the hub is killed and restarted are all stored, each once."""
+    readings = list(mqtt_bench.readings(3000, 10))
+    shipped = Path(__file__).parents[1] / "src" / "dosi" / "demo" / "sources" / "parking.toml"
+    config = tmp_path / "parking.toml"
+    config.write_text(shipped.read_text("utf-8").replace(":1883", f":{mosquitto}"), encoding="utf-8")
+    port = _free_port()
+    extra = {"DOSI_INGEST_SOURCES": str(config), "DOSI_INGEST_STATUS_INTERVAL": "0.2"}
+    server = start_server(database_url, port, extra=extra)
+    store = open_store(Settings(database_url=database_url))
+    await store.open()
+    ids = [f"urn:ngsi-ld:ParkingSpot:bench:{n}" for n in range(10)]
+
+    async def kept() -> list[float]:
+        rows = await store.history("", ids, None, TimeWindow())
+        return [r.observed_ts for r in rows if r.attr == "https://uri.etsi.org/ngsi-ld/status" and r.observed_ts]
+
+    try:
+        async with httpx.AsyncClient(base_url=f"http://127.0.0.1:{port}", timeout=10) as client:
+            await wait_up(client)
+            warm = 0  # until a reading is stored, the source may not have subscribed yet
+            while sum(s["stored"] for s in (await client.get("/dosi/v1/ingest/status")).json()) == 0:
+                warm += 1
+                body = orjson.dumps({"occupied": True, "ts": warm * 1000, "lat": 37.5, "lon": 127.0})
+                await asyncio.to_thread(mqtt_bench.publish, mosquitto, [("city/parking/warm/0", body)])
+                await asyncio.sleep(0.2)
+            publishing = asyncio.create_task(asyncio.to_thread(mqtt_bench.publish, mosquitto, readings))
+            for _ in range(2):
+                while len(await kept()) < 700 * (_ + 1):
+                    await asyncio.sleep(0.05)
+                server.send_signal(signal.SIGKILL)
+                server.wait()
+                server = start_server(database_url, port, extra=extra)
+                await wait_up(client)
+            await publishing
+            for _ in range(600):
+                if len(await kept()) >= len(readings):
+                    break
+                await asyncio.sleep(0.1)
+            times = await kept()
+        assert len(times) == len(readings)  # none lost
+        assert len(set(times)) == len(times)  # none twice
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+        await store.close()
