@@ -176,3 +176,60 @@ async def test_api_writes_follow_the_validation_mode(database_url: str, store: E
 
 def test_fixture_files_exist() -> None:
     assert Path("tests/fixtures/opendata/airkorea_ctprvn_page2.json").exists()
+
+
+async def test_records_of_one_instant_with_different_attributes_are_both_kept(dosi: httpx.AsyncClient) -> None:
+    first = {**reading("D8"), "jam": "Y"}
+    second = {k: v for k, v in reading("D8").items() if k not in ("speed", "unit")} | {"occupancy": 0.4}
+    assert (await push(dosi, [first])).json()["stored"] == 1
+    assert (await push(dosi, [second])).json() == {"stored": 1, "duplicates": 0, "rejected": []}
+    assert (await push(dosi, [first, second])).json() == {"stored": 0, "duplicates": 2, "rejected": []}
+    found = await dosi.get("/ngsi-ld/v1/entities/urn:ngsi-ld:TrafficFlowObserved:D8", params={"options": "keyValues"},
+                           headers={"Link": MODEL_LINK})  # fmt: skip
+    assert found.json()["congested"] is True and found.json()["occupancy"] == 0.4
+    assert await history(dosi, "urn:ngsi-ld:TrafficFlowObserved:D8") == [10]  # intensity at that instant, once
+
+
+async def test_malformed_requests_get_a_4xx(dosi: httpx.AsyncClient) -> None:
+    base = {"type": "X", "uri": "https://example.org/X", "attributes": {"a": {"schema": {"type": "number"}}}}
+    bad_models = [
+        {**base, "attributes": ["abc"]},
+        {**base, "required": [["a"]]},
+        {**base, "attributes": {"a": {"schema": {"type": "string", "pattern": "("}}}},
+        {**base, "attributes": {"a": {"schema": {"$ref": "file:///etc/passwd"}}}},  # never read for a client
+        {**base, "attributes": {"a": {"schema": {"$ref": "http://127.0.0.1:9/schema"}}}},
+    ]
+    for doc in bad_models:
+        answer = await dosi.post("/dosi/v1/models", json=doc)
+        assert answer.status_code == 400, (doc, answer.text)
+    for params in ({"limit": "-1"}, {"limit": "many"}, {"after": "-5"}):
+        assert (await dosi.get("/dosi/v1/ingest/rejected", params=params)).status_code == 400
+    answer = await push(dosi, [reading("D9", lat="north")])  # a position that is no number
+    assert answer.status_code == 207 and "position: not a number" in answer.json()["rejected"][0]["reason"]
+
+
+def test_configs_of_the_wrong_shape_are_refused() -> None:
+    from dosi.ingest.config import SourceConfig
+    from dosi.ingest.mapping import MappingError
+    from dosi.models.registry import ModelRegistry
+
+    registry = ModelRegistry()
+    broken = [
+        SOURCE.replace('kind = "http"', 'kind = "http"\nformat = "csv"'),
+        SOURCE.replace('observed_at = { field = "time" }', 'observed_at = { fmt = "x" }'),
+        SOURCE.replace('location = { lat = "lat", lon = "lon" }', 'location = "x"'),
+    ]
+    for text in broken:
+        assert text != SOURCE
+        with pytest.raises(MappingError):
+            SourceConfig.parse(text, registry)
+
+
+async def test_an_admin_of_one_tenant_sees_its_own_rejections(store: EntityStore) -> None:
+    from dosi.store.base import Rejection
+
+    await store.add_rejections([Rejection("seoul", "s", "rejected", "r1", "{}", "t"),
+                                Rejection("busan", "s", "rejected", "r2", "{}", "t")])  # fmt: skip
+    mine = await store.rejections(None, 0, 10, pending=False, tenants=["seoul"])
+    assert [r.reason for r in mine] == ["r1"]
+    assert len(await store.rejections(None, 0, 10, pending=False)) == 2

@@ -60,7 +60,7 @@ class Hub:
         entities = EntityService(store, notifier)
         batch = BatchService(store, notifier)
         temporal = TemporalService(store, notifier, settings.temporal_page_size)
-        writer = IngestWriter(store, contexts, entities, batch, temporal, validation)
+        writer = IngestWriter(store, contexts, entities, batch, validation)
         return cls(
             settings=settings,
             store=store,
@@ -73,7 +73,7 @@ class Hub:
             batch=batch,
             discovery=DiscoveryService(store),
             queries=QueryBuilder(settings),
-            models=ModelService(store, registry),
+            models=ModelService(store, registry, contexts.forget),
             ingest=Coordinator(
                 store, writer, registry, guard, settings.ingest_sources, settings.ingest_status_interval
             ),

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from dosi.ingest.formats import FORMATS
 from dosi.ingest.mapping import Mapping, MappingError
 from dosi.models.registry import ModelRegistry
 
@@ -55,18 +56,26 @@ class SourceConfig:
         validation = str(doc.get("validation", "strict"))
         if validation not in ("strict", "warn", "off"):
             raise MappingError(f"source {name}: validation must be strict, warn or off")
+        fmt = str(doc.get("format", "json"))
+        if kind != "file" and fmt not in FORMATS:
+            raise MappingError(f"source {name}: format must be one of {', '.join(FORMATS)}")
         table = doc.get("mapping")
         model = registry.get(str(table.get("type", ""))) if isinstance(table, dict) else None
-        return cls(
-            name=name,
-            kind=kind,
-            mapping=Mapping.from_table(table, model),
-            tenant=str(doc.get("tenant", "")),
-            validation=validation,
-            format=str(doc.get("format", "json")),
-            options=dict(doc.get(kind, {})),
-            text=text,
-        )
+        try:
+            return cls(
+                name=name,
+                kind=kind,
+                mapping=Mapping.from_table(table, model),
+                tenant=str(doc.get("tenant", "")),
+                validation=validation,
+                format=fmt,
+                options=dict(doc.get(kind, {})),
+                text=text,
+            )
+        except (TypeError, ValueError, KeyError, AttributeError) as err:
+            if isinstance(err, MappingError):
+                raise
+            raise MappingError(f"source {name}: a table of the wrong shape ({type(err).__name__}: {err})") from None
 
     def option(self, key: str, default: Any = None) -> Any:
         """An option of the connection table, with `${env:NAME}` filled from the environment."""

@@ -62,18 +62,20 @@ class Coordinator:
         self.pipelines: dict[str, Pipeline] = {}
         self._tasks: list[asyncio.Task[None]] = []
 
-    async def load(self) -> None:
+    async def _configs(self) -> list[SourceConfig]:
         """The sources of the config files and of the store (a broken stored config is logged, not fatal)."""
-        configs = {c.name: c for c in load_files(self.files, self.registry)}
+        configs = {c.name: c for c in await asyncio.to_thread(load_files, self.files, self.registry)}
         for name, text in await self.store.list_sources():
             try:
-                configs[name] = SourceConfig.parse(text, self.registry)
+                configs[name] = await asyncio.to_thread(SourceConfig.parse, text, self.registry)
             except MappingError as err:
                 log.error("ingest source %s cannot be loaded: %s", name, err)
-        for name, config in configs.items():
-            held = self.pipelines.get(name)
-            if held is None or held.config.text != config.text:
-                self.pipelines[name] = Pipeline(config, self.writer)
+        return list(configs.values())
+
+    async def load(self) -> None:
+        """Adds the sources this process does not run yet; a changed config takes effect at the next start."""
+        for config in await self._configs():
+            self.pipelines.setdefault(config.name, Pipeline(config, self.writer))
 
     async def start(self) -> None:
         await self.load()
@@ -91,7 +93,7 @@ class Coordinator:
 
     async def pipeline(self, name: str, kind: str | None = None) -> Pipeline:
         if name not in self.pipelines:
-            await self.load()  # added since this process started
+            await self.load()  # added since this process started (an unknown name costs a reload: admins' configs)
         found = self.pipelines.get(name)
         if found is None or (kind is not None and found.config.kind != kind):
             raise ResourceNotFound(f"no {kind or 'ingest'} source named {name} / {name} 수집원이 없습니다")
@@ -104,13 +106,13 @@ class Coordinator:
         authorize(principal, "update", pipeline.config.tenant)
         return await pipeline.feed([Message(body)])
 
-    async def replay(self, source: str | None, limit: int) -> dict[str, int]:
-        """Sends rejected messages through their source's mapping again (after a fix); each is marked replayed,
-        and one rejected again gets a new entry with the new reason."""
-        await self.load()
+    async def replay(self, source: str | None, limit: int, tenants: list[str] | None = None) -> dict[str, int]:
+        """Sends rejected messages through their source's mapping as it is configured now (after a fix); each is
+        marked replayed, and one rejected again gets a new entry with the new reason."""
+        pipelines = {c.name: Pipeline(c, self.writer) for c in await self._configs()}
         done = {"replayed": 0, "stored": 0, "rejected": 0, "unknown_source": 0}
-        for row in await self.store.rejections(source, 0, limit, pending=True):
-            pipeline = self.pipelines.get(row.source)
+        for row in await self.store.rejections(source, 0, limit, pending=True, tenants=tenants):
+            pipeline = pipelines.get(row.source)
             if pipeline is None:
                 done["unknown_source"] += 1
                 continue
@@ -118,16 +120,18 @@ class Coordinator:
             await self.store.mark_replayed([row.seq], now_iso())
             done["replayed"] += 1
             done["stored"] += outcome.stored
-            done["rejected"] += sum(1 for r in outcome.rejected if r.outcome == "rejected")
+            done["rejected"] += outcome.refused
         return done
 
-    async def statuses(self) -> list[dict[str, Any]]:
-        """Every source's status: as saved by whichever process runs it, or live from this one when fresher."""
+    async def statuses(self, tenants: list[str] | None = None) -> list[dict[str, Any]]:
+        """Every source's status (of these tenants): as saved by whichever process runs it, or live from this
+        one when it runs it."""
         found = {name: orjson.loads(doc) for name, doc in await self.store.list_status()}
         for name, pipeline in self.pipelines.items():
             if pipeline.status.messages_in or pipeline.status.records_in or name not in found:
                 found[name] = orjson.loads(pipeline.status.doc())
-        return [found[name] for name in sorted(found)]
+        shown = [found[name] for name in sorted(found)]
+        return shown if tenants is None else [s for s in shown if s.get("tenant", "") in tenants]
 
     async def _lead(self) -> None:
         """Runs the pull sources while this process leads; stands by otherwise."""

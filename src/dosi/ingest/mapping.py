@@ -289,7 +289,10 @@ class Mapping:
             if observed is not None:
                 entity[attribute.name]["observedAt"] = observed
         if self.location is not None:
-            lat, lon = (FUNCTIONS["number"](lookup(record, f)) for f in self.location)
+            try:
+                lat, lon = (FUNCTIONS["number"](lookup(record, f)) for f in self.location)
+            except ValueError as err:
+                raise Rejected(f"position: {err}") from None
             if lat is Missing or lon is Missing:
                 raise Rejected(f"no position in fields {self.location[0]}, {self.location[1]}")
             if not (-90 <= lat <= 90 and -180 <= lon <= 180):

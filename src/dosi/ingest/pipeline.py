@@ -22,6 +22,7 @@ from dosi.store.base import Rejection
 class SourceStatus:
     name: str
     kind: str
+    tenant: str = ""
     state: str = "starting"  # starting | running | failing | stopped | standby (another process leads)
     messages_in: int = 0
     records_in: int = 0
@@ -32,14 +33,14 @@ class SourceStatus:
     last_success: str | None = None
     last_error: str | None = None
     last_error_at: str | None = None
-    rate_per_s: float = 0.0  # records stored per second over the last minute
+    rate_per_s: float = 0.0  # records stored per second, over the last minute (or since the first batch)
     _recent: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
 
     def count(self, outcome: Outcome) -> None:
         now = time.monotonic()
         self.stored += outcome.stored
         self.duplicates += outcome.duplicates
-        self.rejected += sum(1 for r in outcome.rejected if r.outcome == "rejected")
+        self.rejected += outcome.refused
         self.flagged += outcome.flagged
         self._recent.append((now, outcome.stored))
         while self._recent and self._recent[0][0] < now - 60:
@@ -62,7 +63,7 @@ class Pipeline:
     def __init__(self, config: SourceConfig, writer: IngestWriter):
         self.config = config
         self.writer = writer
-        self.status = SourceStatus(config.name, config.kind)
+        self.status = SourceStatus(config.name, config.kind, config.tenant)
 
     async def feed(self, messages: list[Message]) -> Outcome:
         """Stores (or rejects, with the reason) every record of the messages; returns once all are recorded."""
@@ -121,6 +122,9 @@ class Pipeline:
             entity = self.config.mapping.entity(record)
         except Rejected as err:
             refused.append(self._rejection(str(err), _text(record), now))
+            return
+        except (ValueError, TypeError, ArithmeticError) as err:  # a shape no rule foresaw: logged, never looped on
+            refused.append(self._rejection(f"cannot map this record: {type(err).__name__}: {err}", _text(record), now))
             return
         items.append(Mapped(entity, _text(record), self.config.mapping.context))
 

@@ -9,6 +9,7 @@ the default-context IRI of the model's term (a client that sent no model @contex
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -69,14 +70,19 @@ class DataModel:
                 builtin=builtin,
                 doc=doc,
             )
-        except (KeyError, TypeError) as err:
+        except (KeyError, TypeError, ValueError) as err:
+            if isinstance(err, ModelError):
+                raise
             raise ModelError(f"data model is missing or mistypes {err} / 데이터 모델 항목 오류: {err}") from None
-        unknown = [name for name in model.required if name not in attributes]
+        unknown = [name for name in model.required if not isinstance(name, str) or name not in attributes]
         if unknown:
-            raise ModelError(f"required attributes are not described: {', '.join(unknown)}")
+            raise ModelError(f"required attributes are not described: {unknown}")
+        outside = _outside_refs(doc["attributes"])
+        if outside:  # a schema compiler would fetch them: files or URLs the hub must never read for a client
+            raise ModelError(f"only local $ref (#/...) are allowed in a model's schemas: {outside[0]}")
         try:
             model.validate  # noqa: B018 - compiles the schema now, so a bad one is refused at registration
-        except fastjsonschema.JsonSchemaDefinitionException as err:
+        except (fastjsonschema.JsonSchemaDefinitionException, re.error, ValueError, TypeError) as err:
             raise ModelError(f"invalid JSON Schema in model {model.type}: {err}") from None
         return model
 
@@ -159,6 +165,16 @@ class DataModel:
                 for a in self.attributes.values()
             },
         }
+
+
+def _outside_refs(value: Any) -> list[str]:
+    """Every $ref that does not point inside the schema itself."""
+    if isinstance(value, dict):
+        found = [str(v) for k, v in value.items() if k == "$ref" and not str(v).startswith("#")]
+        return found + [ref for v in value.values() for ref in _outside_refs(v)]
+    if isinstance(value, list):
+        return [ref for v in value for ref in _outside_refs(v)]
+    return []
 
 
 def _text(doc: dict[str, Any], key: str) -> str:

@@ -52,6 +52,10 @@ class ContextService:
         self.started_at = now_iso()
         self.model_context: Callable[[str], dict[str, Any] | None] = lambda type_name: None  # set by the hub
 
+    def forget(self) -> None:
+        """Drops the memoised active contexts (a data model's @context changed)."""
+        self._active.clear()
+
     # -- resolution ------------------------------------------------------
     async def resolve(self, ctx: Any) -> ld.ActiveContext:
         """The active context for a request's @context (None: core context only)."""

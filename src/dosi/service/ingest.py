@@ -1,9 +1,13 @@
-"""Ingest writes: mapped records become entities and history, or rejections with a reason. Nothing is lost.
+"""Ingest writes: mapped records become entities and history, or rejections with a reason.
 
-Per batch, the records of each entity are ordered by observedAt. The newest one moves the entity's current
-state forward through a batch upsert (history and notifications, like any client's write), unless the entity
-already holds that instant (a duplicate: dropped) or a later one. Older records go to the history only, minus
-the instances the history already holds at that instant, so a message delivered twice is stored once.
+Duplicates are recognised per attribute instant. Per batch, each entity's records are ordered by observedAt.
+Of the newest record, the attributes that are news (the entity lacks them, or holds an older instant) move
+the current state forward through a batch upsert, like any client's write: history, subscriptions and
+notifications included. Everything else (older records, the newest record's other attributes) goes to the
+history only, minus the (attribute, instant) pairs the history already holds. So a message delivered twice
+is stored once, and a late one is kept where it belongs in time. Records without times replace the current
+state when some value changed. Two deliveries of one reading processed at the same moment by two processes
+can both pass these checks (the check reads before the write): a window this design accepts.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from dosi.errors import DosiError
-from dosi.ngsild.context import DEFAULT_CORE_URL, ActiveContext
+from dosi.ngsild.context import DEFAULT_CORE_URL
 from dosi.ngsild.model import now_iso
 from dosi.ngsild.parse import Parser
 from dosi.ngsild.temporal import epoch
@@ -21,17 +25,25 @@ from dosi.service.batch import BatchService
 from dosi.service.contexts import ContextService
 from dosi.service.entities import EntityService
 from dosi.service.history import row_of
-from dosi.service.temporal import TemporalService
-from dosi.service.validation import Validation
+from dosi.service.validation import Validation, flagged
 from dosi.store.base import EntityStore, HistoryRow, Rejection, TimeWindow
+
+VALUE_KEYS = ("value", "object", "languageMap", "unitCode")
 
 
 @dataclass
 class Outcome:
-    stored: int = 0
-    duplicates: int = 0
-    rejected: list[Rejection] = field(default_factory=list)
-    flagged: int = 0
+    stored: int = 0  # records that added something (current state or history)
+    duplicates: int = 0  # records that added nothing: every instant of theirs was held
+    rejected: list[Rejection] = field(default_factory=list)  # refused records, and flagged ones (stored anyway)
+
+    @property
+    def refused(self) -> int:
+        return sum(1 for r in self.rejected if r.outcome == "rejected")
+
+    @property
+    def flagged(self) -> int:
+        return sum(1 for r in self.rejected if r.outcome == "flagged")
 
 
 @dataclass
@@ -51,6 +63,14 @@ class Mapped:
         return 0.0
 
 
+@dataclass
+class _Past:
+    """Instances bound for the history only, and the record they came from."""
+
+    item: Mapped
+    attrs: dict[str, list[dict[str, Any]]]
+
+
 class IngestWriter:
     def __init__(
         self,
@@ -58,104 +78,141 @@ class IngestWriter:
         contexts: ContextService,
         entities: EntityService,
         batch: BatchService,
-        temporal: TemporalService,
         validation: Validation,
     ):
         self.store = store
         self.contexts = contexts
         self.entities = entities
         self.batch = batch
-        self.temporal = temporal
         self.validation = validation
 
     async def write(self, tenant: str, source: str, mode: str, items: list[Mapped]) -> Outcome:
         outcome = Outcome()
         now = now_iso()
-        checked: dict[str, list[tuple[Mapped, ActiveContext]]] = defaultdict(list)
+        checked: dict[str, list[Mapped]] = defaultdict(list)
         for item in items:
             ctx = await self.contexts.resolve([item.context, DEFAULT_CORE_URL] if item.context else None)
             try:
-                expanded = Parser(ctx, now).entity(item.entity)
-                flag = self.validation.check(expanded, mode)
+                item.expanded = Parser(ctx, now).entity(item.entity)
+                flag = self.validation.check(item.expanded, mode)
             except DosiError as err:
                 outcome.rejected.append(Rejection(tenant, source, "rejected", err.detail, item.raw, now))
                 continue
             if flag is not None:
-                reason = "stored with warnings: " + "; ".join(flag.problems)
-                outcome.rejected.append(Rejection(tenant, source, "flagged", reason, item.raw, now))
-                outcome.flagged += 1
-            item.expanded = expanded
-            checked[expanded["id"]].append((item, ctx))
+                outcome.rejected.append(flagged(tenant, source, flag.problems, item.raw, now))
+            checked[item.expanded["id"]].append(item)
         current = await self.entities.get_many(tenant, list(checked))
-        fresh: list[tuple[Mapped, ActiveContext]] = []
-        older: list[tuple[Mapped, ActiveContext]] = []
+        fresh: list[tuple[Mapped, dict[str, Any]]] = []  # (record, the entity with its news only)
+        past: list[_Past] = []
         for entity_id, group in checked.items():
-            group.sort(key=lambda pair: pair[0].observed)
-            newest, held = group[-1], _latest(current.get(entity_id))
-            if not newest[0].observed:  # records without a time: the last one stands, unless nothing changed
-                if _holds(current.get(entity_id), newest[0].expanded):
-                    outcome.duplicates += len(group)
+            group.sort(key=lambda item: item.observed)
+            newest, held = group[-1], current.get(entity_id)
+            if not newest.observed:  # records without a time: the last one stands, unless nothing changed
+                outcome.duplicates += len(group) - 1
+                if _holds(held, newest.expanded):
+                    outcome.duplicates += 1
                 else:
-                    fresh.append(newest)
-                    outcome.duplicates += len(group) - 1
+                    fresh.append((newest, newest.expanded))
                 continue
-            if held is None or newest[0].observed > held:
-                fresh.append(newest)
-                older.extend(group[:-1])
-            else:
-                older.extend(group)
-        failed: dict[str, str] = {}
-        if fresh:
-            parsed = [m.expanded for m, _ in fresh]
-            result = await self.batch.upsert_parsed(tenant, parsed, now, replace=False, mode="off")
-            failed = {e["entityId"]: e["error"].get("detail", "") for e in result.errors}
-            for item, _ in fresh:
-                if item.entity["id"] in failed:
-                    reason = failed[item.entity["id"]]
-                    outcome.rejected.append(Rejection(tenant, source, "rejected", reason, item.raw, now))
-                else:
-                    outcome.stored += 1
-        known = set(current) | {m.entity["id"] for m, _ in fresh if m.entity["id"] not in failed}
-        orphans = [pair for pair in older if pair[0].entity["id"] not in known]  # their newest reading was refused
-        for item, _ in orphans:
-            reason = "an older reading of an entity whose newest reading was rejected; replay it after the fix"
-            outcome.rejected.append(Rejection(tenant, source, "rejected", reason, item.raw, now))
-        await self._history_only(tenant, [pair for pair in older if pair[0].entity["id"] in known], outcome, now)
+            news, stale = _split(held, newest.expanded)
+            if news:
+                fresh.append((newest, {**newest.expanded, "attrs": news}))
+            if stale:
+                past.append(_Past(newest, stale))
+            past.extend(_Past(item, item.expanded["attrs"]) for item in group[:-1])
+        failed = await self._current(tenant, source, fresh, outcome, now)
+        known = set(current) | {m.expanded["id"] for m, _ in fresh if m.expanded["id"] not in failed}
+        reason = "an older reading of an entity whose newest reading was rejected; replay it after the fix"
+        for entry in past:
+            if entry.item.expanded["id"] not in known:
+                outcome.rejected.append(Rejection(tenant, source, "rejected", reason, entry.item.raw, now))
+        written = {id(m) for m, _ in fresh if m.expanded["id"] not in failed}
+        await self._history_only(tenant, [p for p in past if p.item.expanded["id"] in known], written, outcome, now)
         if outcome.rejected:
             await self.store.add_rejections(outcome.rejected)
         return outcome
 
+    async def _current(
+        self, tenant: str, source: str, fresh: list[tuple[Mapped, dict[str, Any]]], outcome: Outcome, now: str
+    ) -> set[str]:
+        """Moves the current state forward; returns the ids of the entities the store refused."""
+        if not fresh:
+            return set()
+        result = await self.batch.upsert_parsed(tenant, [e for _, e in fresh], now, replace=False, mode="off")
+        failed = {e["entityId"]: e["error"].get("detail", "") for e in result.errors}
+        for item, _ in fresh:
+            if item.expanded["id"] in failed:
+                detail = failed[item.expanded["id"]]
+                outcome.rejected.append(Rejection(tenant, source, "rejected", detail, item.raw, now))
+            else:
+                outcome.stored += 1
+        return set(failed)
+
     async def _history_only(
-        self, tenant: str, items: list[tuple[Mapped, ActiveContext]], outcome: Outcome, now: str
+        self, tenant: str, past: list[_Past], written: set[int], outcome: Outcome, now: str
     ) -> None:
-        """Past instances (older than the entity's current state): added to its history, minus those it holds."""
-        if not items:
+        """Past instances: added to the history, minus the (attribute, instant) pairs it holds."""
+        if not past:
             return
-        times = [m.observed for m, _ in items]
-        ids = sorted({m.entity["id"] for m, _ in items})
+        times = [t for p in past for t in _times(p.attrs)]
+        if not times:
+            return
+        ids = sorted({p.item.expanded["id"] for p in past})
         window = TimeWindow(after=min(times), after_inclusive=True, before=max(times) + 0.001)
-        held = {(r.entity_id, _instant(r.observed_ts)) for r in await self.store.history(tenant, ids, None, window)}
+        rows_held = await self.store.history(tenant, ids, None, window)
+        held: set[tuple[str, str, int | None]] = {(r.entity_id, r.attr, _instant(r.observed_ts)) for r in rows_held}
         rows: list[HistoryRow] = []
-        for item, _ in items:
-            entity_id = item.entity["id"]
-            if (entity_id, _instant(item.observed)) in held:
+        added: set[int] = set()
+        for entry in past:
+            entity = entry.item.expanded
+            for attr, instances in entry.attrs.items():
+                for inst in instances:
+                    if "observedAt" not in inst:
+                        continue  # not a reading: the current state holds it
+                    key = (entity["id"], attr, _instant(epoch(inst["observedAt"])))
+                    if key in held:
+                        continue
+                    held.add(key)
+                    rows.append(row_of(entity["id"], entity["type"], attr, inst, now))
+                    added.add(id(entry.item))
+        for item in {id(p.item): p.item for p in past}.values():
+            if id(item) in added and id(item) not in written:
+                outcome.stored += 1
+            elif id(item) not in added and id(item) not in written:
                 outcome.duplicates += 1
-                continue
-            entity = item.expanded
-            rows.extend(
-                row_of(entity_id, entity["type"], attr, inst, now)
-                for attr, instances in entity["attrs"].items()
-                for inst in instances
-            )
-            outcome.stored += 1
         if rows:  # the entities exist (the newest reading of each was written first): one transaction for all
             async with self.store.transaction(tenant) as tx:
                 await tx.add_history(rows, upsert=True)
 
 
+def _times(attrs: dict[str, list[dict[str, Any]]]) -> list[float]:
+    return [epoch(inst["observedAt"]) for instances in attrs.values() for inst in instances if "observedAt" in inst]
+
+
 def _instant(ts: float | None) -> int | None:
     """Times written and read back as floats may differ in the last digit: compare to the millisecond."""
     return None if ts is None else round(ts * 1000)
+
+
+def _split(
+    held: dict[str, Any] | None, given: dict[str, Any]
+) -> tuple[dict[str, list[dict[str, Any]]], dict[str, list[dict[str, Any]]]]:
+    """The attributes of `given` that are news for the entity `held` (absent, or held at an older instant),
+    and the others (same or older instant: history only)."""
+    news: dict[str, list[dict[str, Any]]] = {}
+    stale: dict[str, list[dict[str, Any]]] = {}
+    held_attrs = (held or {}).get("attrs", {})
+    for attr, instances in given.get("attrs", {}).items():
+        current = held_attrs.get(attr)
+        given_at = epoch(instances[0]["observedAt"]) if "observedAt" in instances[0] else None
+        held_at = epoch(current[0]["observedAt"]) if current and "observedAt" in current[0] else None
+        if given_at is None:  # not a reading (a name, a position): news when its value changed
+            if not current or any(instances[0].get(k) != current[0].get(k) for k in VALUE_KEYS):
+                news[attr] = instances
+            continue
+        is_news = not current or held_at is None or given_at > held_at
+        (news if is_news else stale)[attr] = instances
+    return news, stale
 
 
 def _holds(entity: dict[str, Any] | None, given: dict[str, Any]) -> bool:
@@ -164,21 +221,6 @@ def _holds(entity: dict[str, Any] | None, given: dict[str, Any]) -> bool:
         return False
     for iri, instances in given.get("attrs", {}).items():
         held = entity.get("attrs", {}).get(iri)
-        if not held:
-            return False
-        if any(instances[0].get(key) != held[0].get(key) for key in ("value", "object", "languageMap", "unitCode")):
+        if not held or any(instances[0].get(key) != held[0].get(key) for key in VALUE_KEYS):
             return False
     return True
-
-
-def _latest(entity: dict[str, Any] | None) -> float | None:
-    """The latest observedAt the entity holds (None: a new entity, or one without observation times)."""
-    if entity is None:
-        return None
-    times = [
-        epoch(inst["observedAt"])
-        for instances in entity.get("attrs", {}).values()
-        for inst in instances
-        if isinstance(inst, dict) and "observedAt" in inst
-    ]
-    return max(times) if times else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import orjson
@@ -13,12 +14,14 @@ from dosi.store.base import EntityStore
 
 
 class ModelService:
-    def __init__(self, store: EntityStore, registry: ModelRegistry):
+    def __init__(self, store: EntityStore, registry: ModelRegistry, forget: Callable[[], None] = lambda: None):
         self.store = store
         self.registry = registry
+        self.forget = forget  # drops what was resolved with an older version of a model (its @context)
 
     async def load(self) -> None:
-        """Adds the models other workers registered (called at start and now and then)."""
+        """Adds the models registered in the store: at start, and when a type this process does not know is
+        asked for. A model replaced by another process reaches this one at its next start."""
         for _, doc in await self.store.list_models():
             self.registry.add(DataModel.from_doc(orjson.loads(doc)))
 
@@ -31,6 +34,7 @@ class ModelService:
         created = self.registry.get(model.type) is None
         await self.store.put_model(model.type, orjson.dumps(doc).decode(), now_iso())
         self.registry.add(model)
+        self.forget()
         return model, created
 
     async def get(self, name: str) -> DataModel:

@@ -20,8 +20,8 @@ from dosi.ngsild.render import Renderer
 from dosi.service.contexts import ContextService
 from dosi.service.history import rows_of_change
 from dosi.service.links import linked_entities
-from dosi.service.validation import Flag, Validation
-from dosi.store.base import Entity, EntityQuery, EntityStore, OutboxRow, Rejection, WriteTransaction
+from dosi.service.validation import Flag, Validation, flagged
+from dosi.store.base import Entity, EntityQuery, EntityStore, OutboxRow, WriteTransaction
 
 
 def context_url(sub: dict[str, Any]) -> str:
@@ -112,11 +112,6 @@ class Recording:
         ]
 
 
-def flagged(tenant: str, source: str, flag: Flag, now: str) -> Rejection:
-    reason = f"stored with warnings: {'; '.join(flag.problems)}"
-    return Rejection(tenant, source, "flagged", reason, orjson.dumps(flag.entity).decode(), now)
-
-
 class Notifier:
     def __init__(self, store: EntityStore, contexts: ContextService, validation: Validation | None = None):
         self.store = store
@@ -148,7 +143,9 @@ class Notifier:
         if queued:
             self.wake()
         if recording.flags:
-            await self.store.add_rejections([flagged(tenant, source, flag, now) for flag in recording.flags])
+            await self.store.add_rejections(
+                [flagged(tenant, source, f.problems, orjson.dumps(f.entity).decode(), now) for f in recording.flags]
+            )
 
     async def _owed(self, tenant: str, subs: list[dict[str, Any]], changes: list[rules.Change]) -> list[OutboxRow]:
         rows = []

@@ -7,6 +7,7 @@ from typing import Any
 
 from dosi.errors import ModelViolation
 from dosi.models.registry import ModelRegistry
+from dosi.store.base import Rejection
 
 MODES = ("strict", "warn", "off")
 
@@ -42,3 +43,8 @@ class Validation:
         if mode == "strict":
             raise ModelViolation(f"entity {entity['id']} does not fit its data model: {'; '.join(problems)}")
         return Flag(entity["id"], problems, entity)
+
+
+def flagged(tenant: str, source: str, problems: list[str], payload: str, now: str) -> Rejection:
+    """The rejection-log entry of something stored although it does not fit its model (mode warn)."""
+    return Rejection(tenant, source, "flagged", f"stored with warnings: {'; '.join(problems)}", payload, now)

@@ -53,12 +53,17 @@ class PostgresIngest:
             [(r.tenant, r.source, r.outcome, r.reason, r.payload, r.received_at) for r in rows],
         )
 
-    async def rejections(self, source: str | None, after: int, limit: int, pending: bool) -> list[Rejection]:
+    async def rejections(
+        self, source: str | None, after: int, limit: int, pending: bool, tenants: list[str] | None = None
+    ) -> list[Rejection]:
         clauses = ["seq > $1"]
         params: list[Any] = [after]
         if source is not None:
             params.append(source)
             clauses.append(f"source = ${len(params)}")
+        if tenants is not None:
+            params.append(tenants)
+            clauses.append(f"tenant = ANY(${len(params)})")
         if pending:
             clauses.append("replayed_at IS NULL AND outcome = 'rejected'")
         params.append(limit)

@@ -67,9 +67,9 @@ def periodic_rows(
             continue
         anchor = low if start is None else start
         first, last = int((low - anchor) // period), int((high - anchor) // period)
-        periods.extend([entity_id, attr, anchor, k] for k in range(first, last + 1))
-        if len(periods) > MAX_PERIODS:
+        if len(periods) + last - first + 1 > MAX_PERIODS:
             return None
+        periods.extend([entity_id, attr, anchor, k] for k in range(first, last + 1))
     if not periods:
         return []
     distinct_sql = ", count(DISTINCT json_extract(h.doc, '$.value'))" if distinct else ""

@@ -8,6 +8,8 @@ import sqlite3
 from contextlib import AbstractAsyncContextManager
 from typing import Any
 
+import orjson
+
 from dosi.store.base import Rejection
 
 REJECTION_COLUMNS = "tenant, source, outcome, reason, payload, received_at, seq, replayed_at"
@@ -68,12 +70,17 @@ class SqliteIngest:
                 [(r.tenant, r.source, r.outcome, r.reason, r.payload, r.received_at) for r in rows],
             )
 
-    async def rejections(self, source: str | None, after: int, limit: int, pending: bool) -> list[Rejection]:
+    async def rejections(
+        self, source: str | None, after: int, limit: int, pending: bool, tenants: list[str] | None = None
+    ) -> list[Rejection]:
         clauses = ["seq > ?"]
         params: list[Any] = [after]
         if source is not None:
             clauses.append("source = ?")
             params.append(source)
+        if tenants is not None:
+            clauses.append("tenant IN (SELECT value FROM json_each(?))")
+            params.append(orjson.dumps(tenants).decode())
         if pending:
             clauses.append("replayed_at IS NULL AND outcome = 'rejected'")
         rows = self.db.execute(

@@ -11,7 +11,8 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from dosi.api.routes.common import hub_of
-from dosi.errors import BadRequestData
+from dosi.errors import BadRequestData, Forbidden
+from dosi.security.principal import Principal
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -26,11 +27,20 @@ async def _body(request: Request) -> bytes:
     return body
 
 
-def _int(request: Request, name: str, default: int) -> int:
+def _int(request: Request, name: str, default: int, low: int, high: int) -> int:
     try:
-        return int(request.query_params.get(name, default))
+        value = int(request.query_params.get(name, default))
     except ValueError:
         raise BadRequestData(f"{name} must be a whole number") from None
+    if not low <= value <= high:
+        raise BadRequestData(f"{name} must be between {low} and {high}")
+    return value
+
+
+def _tenants(request: Request) -> list[str] | None:
+    """The tenants the caller may see (None: every tenant)."""
+    principal: Principal = request.state.principal
+    return None if principal.tenants is None else sorted(principal.tenants)
 
 
 # -- data models --------------------------------------------------------------------------------
@@ -55,6 +65,8 @@ async def model_context(request: Request) -> Response:
 
 
 async def register_model(request: Request) -> Response:
+    if _tenants(request) is not None:  # a model applies to every tenant
+        raise Forbidden("registering a data model needs an admin of every tenant / 모든 테넌트의 관리자만 가능합니다")
     try:
         doc = orjson.loads(await _body(request))
     except orjson.JSONDecodeError:
@@ -74,21 +86,20 @@ async def push(request: Request) -> Response:
 
 
 async def status(request: Request) -> Response:
-    hub = hub_of(request)
-    await hub.ingest.load()
-    return _json(await hub.ingest.statuses())
+    return _json(await hub_of(request).ingest.statuses(_tenants(request)))
 
 
 async def rejected(request: Request) -> Response:
     source = request.query_params.get("source")
     pending = request.query_params.get("pending", "false") == "true"
-    after, limit = _int(request, "after", 0), min(1000, _int(request, "limit", 100))
-    rows = await hub_of(request).store.rejections(source, after, limit, pending)
+    after, limit = _int(request, "after", 0, 0, 2**62), _int(request, "limit", 100, 1, 1000)
+    rows = await hub_of(request).store.rejections(source, after, limit, pending, _tenants(request))
     return _json([asdict(r) for r in rows])
 
 
 async def replay(request: Request) -> Response:
-    done = await hub_of(request).ingest.replay(request.query_params.get("source"), _int(request, "limit", 1000))
+    limit = _int(request, "limit", 1000, 1, 10_000)
+    done = await hub_of(request).ingest.replay(request.query_params.get("source"), limit, _tenants(request))
     return _json(done)
 
 

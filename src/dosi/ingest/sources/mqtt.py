@@ -26,6 +26,8 @@ class MqttSource:
         self.url = str(config.option("url", "mqtt://127.0.0.1:1883"))
         self.topics = [str(t) for t in config.option("topics", [])]
         self.qos = int(config.option("qos", 1))
+        if self.qos != 1:  # QoS 0 may lose messages; with QoS 2 paho confirms receipt before the hub has stored it
+            raise ValueError(f"source {self.name}: qos must be 1 (at least once, acknowledged after storing)")
         self.client_id = str(config.option("client_id", f"dosi-ingest-{config.name}"))
         self.username = config.option("username")
         self.password = config.option("password")
@@ -63,6 +65,10 @@ class MqttSource:
             loop.call_soon_threadsafe(inbox.put_nowait, ConnectionError(f"MQTT connection lost: {reason}"))
 
         def on_subscribe(c: Any, userdata: Any, mid: Any, reasons: Any, properties: Any) -> None:
+            refused = [str(r) for r in reasons if r.is_failure]
+            if refused:  # e.g. a topic the broker's ACL forbids: a failing source, not a quiet one
+                loop.call_soon_threadsafe(inbox.put_nowait, ConnectionError(f"MQTT subscription refused: {refused}"))
+                return
             loop.call_soon_threadsafe(self.subscribed.set)
 
         def on_message(c: Any, userdata: Any, msg: Any) -> None:
@@ -91,5 +97,5 @@ class MqttSource:
                 if failure is not None:
                     raise failure
         finally:
-            client.loop_stop()
             client.disconnect()
+            await asyncio.to_thread(client.loop_stop)  # the network thread may be waiting to reconnect

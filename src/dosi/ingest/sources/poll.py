@@ -23,6 +23,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 
+from dosi.errors import BadRequestData
 from dosi.ingest.config import SourceConfig
 from dosi.ingest.formats import parse
 from dosi.ingest.mapping import Missing, Rejected, lookup
@@ -69,7 +70,12 @@ class PollSource:
 
     async def poll_once(self, deliver: Deliver) -> int:
         """Fetches every page once and hands each over; returns the pages read."""
-        await self.guard.check(fill(self.url, 1, self.page_size, datetime.now(self.timezone)))
+        try:
+            await self.guard.check(fill(self.url, 1, self.page_size, datetime.now(self.timezone)))
+        except BadRequestData:  # its message would show the URL with the service key filled in
+            raise PermissionError(
+                f"{self.shown}: the outbound guard refuses this address (DOSI_OUTBOUND_ALLOW)"
+            ) from None
         params: dict[str, Any] = self.config.option("params", {})
         now = datetime.now(self.timezone)
         pages = 1
@@ -78,7 +84,10 @@ class PollSource:
             while page <= pages:
                 url = fill(self.url, page, self.page_size, now)
                 query = {key: fill(str(value), page, self.page_size, now) for key, value in params.items()}
-                answer = await client.get(url, params=query)
+                try:
+                    answer = await client.get(url, params=query)
+                except httpx.HTTPError as err:  # its text may hold the URL, key included
+                    raise ConnectionError(f"{self.shown}: {type(err).__name__}") from None
                 if answer.status_code != 200:
                     raise ConnectionError(f"{self.shown} answered HTTP {answer.status_code}")
                 body = answer.content
