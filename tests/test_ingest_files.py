@@ -31,13 +31,20 @@ def run(*args: str) -> dict[str, int]:
 
 
 @pytest.fixture
+def clean(database_url: str) -> None:
+    """An empty store (PostgreSQL's test database is shared by the whole run)."""
+    result = CliRunner().invoke(main, ["db", "reset", "--yes", "--database-url", database_url])
+    assert result.exit_code == 0, result.output
+
+
+@pytest.fixture
 def mapping(tmp_path: Path) -> Path:
     path = tmp_path / "noise.toml"
     path.write_text(MAPPING, encoding="utf-8")
     return path
 
 
-def test_csv_in_batches_with_bad_rows(tmp_path: Path, mapping: Path, database_url: str) -> None:
+def test_csv_in_batches_with_bad_rows(tmp_path: Path, mapping: Path, database_url: str, clean: None) -> None:
     rows = ["station,name,time,laeq,lat,lon"]
     for hour in range(2500):  # more than one batch of 1,000
         day, h = divmod(hour, 24)
@@ -59,7 +66,7 @@ def test_csv_in_batches_with_bad_rows(tmp_path: Path, mapping: Path, database_ur
     assert noise["state"] == "imported" and noise["duplicates"] == 2500
 
 
-def test_geojson_and_ndjson(tmp_path: Path, mapping: Path, database_url: str) -> None:
+def test_geojson_and_ndjson(tmp_path: Path, mapping: Path, database_url: str, clean: None) -> None:
     features = [
         {"type": "Feature", "geometry": {"type": "Point", "coordinates": [127.0 + n / 100, 37.5]},
          "properties": {"station": f"G{n}", "name": f"지점 {n}", "time": "2026-01-01 09:00", "laeq": 55 + n}}

@@ -105,7 +105,7 @@ class SqliteTransaction:
 
     async def replace(self, entity: Entity) -> None:
         row = self.db.execute(
-            "SELECT seq FROM entities WHERE tenant = ? AND id = ?", (self.tenant, entity["id"])
+            "SELECT seq, doc FROM entities WHERE tenant = ? AND id = ?", (self.tenant, entity["id"])
         ).fetchone()
         if row is None:
             await self.insert(entity)
@@ -115,8 +115,36 @@ class SqliteTransaction:
             "UPDATE entities SET doc = ?, modified_at = ? WHERE seq = ?",
             (json_text(entity), entity["modifiedAt"], seq),
         )
-        self._unindex(seq)
-        self._index(seq, entity)
+        self._reindex(seq, orjson.loads(row[1]), entity)
+
+    def _reindex(self, seq: int, old: Entity, new: Entity) -> None:
+        """Only the index rows that changed: an update of one value touches one value row, not every index."""
+        if set(old["type"]) != set(new["type"]):
+            self._unindex(seq)
+            self._index(seq, new)
+            return
+        tenant = self.tenant
+        old_attrs, new_attrs = set(attribute_rows(old)), set(attribute_rows(new))
+        self.db.executemany(
+            "DELETE FROM entity_attrs WHERE tenant = ? AND attr = ? AND seq = ? AND atype = ?",
+            [(tenant, attr, seq, atype) for attr, atype in old_attrs - new_attrs],
+        )
+        self.db.executemany(
+            "INSERT OR IGNORE INTO entity_attrs (tenant, attr, seq, atype) VALUES (?, ?, ?, ?)",
+            [(tenant, attr, seq, atype) for attr, atype in new_attrs - old_attrs],
+        )
+        old_values, new_values = set(value_rows(old)), set(value_rows(new))
+        self.db.executemany(
+            "DELETE FROM entity_values WHERE seq = ? AND attr = ? AND num IS ? AND txt IS ?",
+            [(seq, attr, num, txt) for attr, num, txt in old_values - new_values],
+        )
+        self.db.executemany(
+            "INSERT INTO entity_values (tenant, attr, seq, num, txt) VALUES (?, ?, ?, ?, ?)",
+            [(tenant, attr, seq, num, txt) for attr, num, txt in new_values - old_values],
+        )
+        if geo_rows(old) != geo_rows(new):
+            self._unindex_geo(seq)
+            self._index_geo(seq, new)
 
     async def delete(self, entity_id: str) -> bool:
         row = self.db.execute(
@@ -232,6 +260,9 @@ class SqliteTransaction:
         self.db.execute("DELETE FROM entity_types WHERE seq = ?", (seq,))
         self.db.execute("DELETE FROM entity_attrs WHERE seq = ?", (seq,))
         self.db.execute("DELETE FROM entity_values WHERE seq = ?", (seq,))
+        self._unindex_geo(seq)
+
+    def _unindex_geo(self, seq: int) -> None:
         # an R*Tree finds rows by exact id only (a range scans the whole tree); _index fills slots 0, 1, 2, ...
         for slot in range(GEO_SLOTS):
             if self.db.execute("DELETE FROM entity_geo WHERE id = ?", (seq * GEO_SLOTS + slot,)).rowcount == 0:
@@ -256,6 +287,10 @@ class SqliteTransaction:
             "INSERT INTO entity_values (tenant, attr, seq, num, txt) VALUES (?, ?, ?, ?, ?)",
             [(tenant, attr, seq, num, txt) for attr, num, txt in value_rows(entity)],
         )
+        self._index_geo(seq, entity)
+
+    def _index_geo(self, seq: int, entity: Entity) -> None:
+        tenant = self.tenant
         rows = []
         for slot, (attr, geometry) in enumerate(geo_rows(entity)[:GEO_SLOTS]):
             minx, miny, maxx, maxy = bbox(geometry)
