@@ -112,3 +112,19 @@ async def test_random_bodies_never_500_nor_half_write(client: httpx.AsyncClient,
 async def test_random_q_never_500(client: httpx.AsyncClient, q: str) -> None:
     answer = await client.get("/entities", params={"type": "T", "q": q})
     assert answer.status_code < 500, answer.text
+
+
+async def test_nul_characters_are_refused(client: httpx.AsyncClient) -> None:
+    """PostgreSQL cannot store U+0000; both backends refuse it alike, as a client error."""
+    body = b'{"id": "urn:x:nul", "type": "T", "name": {"type": "Property", "value": "a\\u0000b"}}'
+    answer = await client.post("/entities", content=body, headers={"Content-Type": "application/json"})
+    assert answer.status_code == 400 and "NUL" in answer.json()["detail"]
+    text = b'{"id": "urn:x:nul", "type": "T", "name": {"type": "Property", "value": "a\\\\u0000b"}}'
+    kept = await client.post("/entities", content=text, headers={"Content-Type": "application/json"})
+    assert kept.status_code == 201  # a backslash followed by u0000 is text, not a NUL
+
+
+async def test_context_that_is_no_url_is_a_client_error(client: httpx.AsyncClient) -> None:
+    body = {"id": "urn:x:ctx", "type": "T", "@context": "a:"}
+    answer = await client.post("/entities", json=body, headers={"Content-Type": "application/ld+json"})
+    assert answer.status_code == 400, answer.text

@@ -135,9 +135,26 @@ async def read_json(inc: Incoming, max_bytes: int, merge_patch: bool = False) ->
     if not raw.strip():
         raise InvalidRequest("the request body is empty")
     try:
-        return orjson.loads(raw)
+        body = orjson.loads(raw)
     except orjson.JSONDecodeError as err:
         raise InvalidRequest(f"the body is not valid JSON: {err}") from None
+    if NUL_ESCAPE.search(raw) and has_nul(body):
+        raise BadRequestData("the body holds a NUL character (\\u0000), which no text may contain")
+    return body
+
+
+NUL_ESCAPE = re.compile(rb"\\u0000", re.IGNORECASE)  # JSON's escape of U+0000 (a raw NUL is invalid JSON already)
+
+
+def has_nul(value: Any) -> bool:
+    """Whether a NUL character stands in any string or key (PostgreSQL's text and JSONB cannot hold one)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any("\x00" in k or has_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(has_nul(v) for v in value)
+    return False
 
 
 def body_context(inc: Incoming, body: Any, per_item: bool = False) -> Any:

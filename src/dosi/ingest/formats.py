@@ -16,6 +16,8 @@ FORMATS = ("json", "ndjson", "xml")
 
 def parse(body: bytes, fmt: str) -> list[Any]:
     """The documents a body holds (one, or one per NDJSON line)."""
+    if b"\x00" in body or (b"\\u0000" in body.lower() and fmt != "xml"):
+        raise Rejected("body holds a NUL character, which no stored text may contain")
     try:
         if fmt == "json":
             return [orjson.loads(body)]

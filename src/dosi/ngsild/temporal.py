@@ -34,6 +34,9 @@ _DURATION = re.compile(
 _UNIT_SECONDS = (365 * 86400, 30 * 86400, 7 * 86400, 86400, 3600, 60, 1)
 
 
+MAX_LAST_N = 2**31 - 1  # beyond any history; larger values would overflow the stores' integers
+
+
 def epoch(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC).timestamp()
 
@@ -85,8 +88,8 @@ def parse_window(params: Mapping[str, Any]) -> tuple[str | None, float | None, f
             last_n = int(params["lastN"])
         except (TypeError, ValueError):
             raise BadRequestData("lastN must be a positive integer") from None
-        if last_n < 1:
-            raise BadRequestData("lastN must be a positive integer")
+        if not 1 <= last_n <= MAX_LAST_N:
+            raise BadRequestData(f"lastN must be a positive integer up to {MAX_LAST_N}")
     return timerel, time_at, end_at, timeproperty, last_n
 
 

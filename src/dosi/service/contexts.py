@@ -116,6 +116,8 @@ class ContextService:
         return body
 
     async def _fetch(self, url: str) -> Any:
+        if urlsplit(url).scheme.lower() not in ("http", "https"):  # nothing to retrieve: the client's mistake
+            raise BadRequestData(f"@context reference {url!r} is neither a known context nor an http(s) URL")
         try:
             await self.guard.check(url)
         except BadRequestData as err:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import asdict
 from typing import Any
+from urllib.parse import quote
 
 import orjson
 from starlette.requests import Request
@@ -72,7 +73,7 @@ async def register_model(request: Request) -> Response:
     except orjson.JSONDecodeError:
         raise BadRequestData("the model must be JSON / 모델은 JSON이어야 합니다") from None
     model, created = await hub_of(request).models.register(doc)
-    headers = {"Location": f"/dosi/v1/models/{model.type}"}
+    headers = {"Location": f"/dosi/v1/models/{quote(model.type, safe='')}"}
     return Response(status_code=201 if created else 204, headers=headers)
 
 
