@@ -283,3 +283,31 @@ async def test_devices_push_with_a_provider_key(secured: httpx.AsyncClient, stor
     assert found.json()["reading"]["value"] == 7
     rejected = await secured.get("http://dosi.test/dosi/v1/ingest/rejected", headers=keyed(provider))
     assert rejected.status_code == 403  # raw payloads are for admins
+
+
+async def test_admin_api_for_keys(secured: httpx.AsyncClient, store: EntityStore) -> None:
+    keys = "http://dosi.test/dosi/v1/keys"
+    admin = await make_key(store, ["admin"], None)
+    operator = await make_key(store, ["operator"], None)
+    assert (await secured.get(keys, headers=keyed(operator))).status_code == 403  # key management is admin work
+    made = await secured.post(keys, headers=keyed(admin), json={"name": "jongno-air", "roles": ["provider"],
+                                                                "tenants": ["seoul"], "days": 30})  # fmt: skip
+    assert made.status_code == 201, made.text
+    issued = made.json()
+    assert issued["key"].startswith("dosi_") and issued["expiresAt"] and "hash" not in issued
+    listed = (await secured.get(keys, headers=keyed(admin))).json()
+    assert issued["id"] in [k["id"] for k in listed] and all("key" not in k and "hash" not in k for k in listed)
+    works = await secured.post("/entities", json={"id": "urn:x:k", "type": "T"}, headers=keyed(issued["key"], "seoul"))
+    assert works.status_code == 201
+    for bad in ({"name": "", "roles": ["provider"]}, {"name": "x", "roles": ["king"]}, {"name": "x", "roles": "admin"},
+                {"name": "x", "roles": ["public"], "days": -1}, [1, 2]):  # fmt: skip
+        assert (await secured.post(keys, headers=keyed(admin), json=bad)).status_code == 400, bad
+    seoul_admin = await make_key(store, ["admin"], ["seoul"])
+    wider = {"name": "x", "roles": ["provider"], "tenants": None}  # a key for every tenant
+    assert (await secured.post(keys, headers=keyed(seoul_admin, "seoul"), json=wider)).status_code == 403
+    seen = (await secured.get(keys, headers=keyed(seoul_admin, "seoul"))).json()
+    assert {k["id"] for k in seen} == {issued["id"], seoul_admin.split("_")[1]}  # only keys within its tenants
+    assert (await secured.delete(f"{keys}/{issued['id']}", headers=keyed(seoul_admin, "seoul"))).status_code == 204
+    again = await secured.post("/entities", json={"id": "urn:x:k2", "type": "T"}, headers=keyed(issued["key"], "seoul"))
+    assert again.status_code == 401
+    assert (await secured.delete(f"{keys}/{issued['id']}", headers=keyed(admin))).status_code == 404

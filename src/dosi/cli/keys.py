@@ -4,17 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime, timedelta
 from typing import TypeVar
 
 import click
 
 from dosi.api.hub import open_store
 from dosi.cli.options import database_option, load_settings
+from dosi.errors import DosiError
 from dosi.ngsild.model import now_iso
-from dosi.security import apikeys
 from dosi.security.principal import ROLE_ACTIONS
-from dosi.store.base import ApiKey, EntityStore
+from dosi.service.keys import KeyService
+from dosi.store.base import EntityStore
 
 T = TypeVar("T")
 
@@ -49,16 +49,13 @@ def create(
     name: str, roles: tuple[str, ...], tenants: tuple[str, ...], all_tenants: bool, days: float | None,
     database_url: str | None,
 ) -> None:  # fmt: skip
-    fresh = apikeys.new_key()
-    expires = None
-    if days is not None:
-        expires = (datetime.now(UTC) + timedelta(days=days)).strftime("%Y-%m-%dT%H:%M:%SZ")
-    key = ApiKey(
-        fresh.key_id, name, fresh.hash, list(roles), None if all_tenants else list(tenants or [""]), now_iso(), expires
-    )
-    with_store(database_url, lambda store: store.put_api_key(key))
-    click.echo(fresh.text)
-    click.echo(f"key {fresh.key_id} for {name}: keep it now, it cannot be shown again / 지금 보관하세요", err=True)
+    chosen = None if all_tenants else list(tenants or [""])
+    try:
+        issued = with_store(database_url, lambda store: KeyService(store).issue(name, list(roles), chosen, days))
+    except DosiError as err:
+        raise click.ClickException(err.detail) from None
+    click.echo(issued.text)
+    click.echo(f"key {issued.key.key_id} for {name}: keep it now, it cannot be shown again / 지금 보관하세요", err=True)
 
 
 @keys.command(name="list", help="List keys (never their secrets) / 키 목록")

@@ -27,8 +27,8 @@ def action_of(method: str, path: str) -> str:
 
 def _dosi_action(method: str, path: str) -> str:
     """Dosi's own resources: models are read by all and registered by admins; devices push as providers;
-    the rejection log holds raw payloads, so it is for admins."""
-    if path.startswith("/ingest/rejected"):
+    the rejection log holds raw payloads and keys grant access, so both are for admins."""
+    if path.startswith(("/ingest/rejected", "/keys")):
         return "admin"
     if method in ("GET", "HEAD", "OPTIONS"):
         return "read"

@@ -14,6 +14,7 @@ from starlette.routing import Route
 from dosi.api.routes.common import hub_of
 from dosi.errors import BadRequestData, Forbidden
 from dosi.security.principal import Principal
+from dosi.service.keys import KeyService, describe
 
 
 def _json(body: Any, status: int = 200) -> Response:
@@ -104,7 +105,45 @@ async def replay(request: Request) -> Response:
     return _json(done)
 
 
+# -- API keys (admin) -------------------------------------------------------------------------------
+def _fence(request: Request) -> frozenset[str] | None:
+    principal: Principal = request.state.principal
+    return principal.tenants
+
+
+async def list_keys(request: Request) -> Response:
+    return _json([describe(k) for k in await KeyService(hub_of(request).store).listed(_fence(request))])
+
+
+async def issue_key(request: Request) -> Response:
+    try:
+        doc = orjson.loads(await _body(request))
+    except orjson.JSONDecodeError:
+        raise BadRequestData("the body must be JSON: {name, roles, tenants, days}") from None
+    if not isinstance(doc, dict):
+        raise BadRequestData("the body must be a JSON object: {name, roles, tenants, days}")
+    name, roles, tenants, days = doc.get("name"), doc.get("roles"), doc.get("tenants", [""]), doc.get("days")
+    if not isinstance(name, str) or not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
+        raise BadRequestData("name must be a string and roles a list of role names")
+    if tenants is not None and (not isinstance(tenants, list) or not all(isinstance(t, str) for t in tenants)):
+        raise BadRequestData("tenants must be a list of tenant names, or null for every tenant")
+    if days is not None and (isinstance(days, bool) or not isinstance(days, int | float)):
+        raise BadRequestData("days must be a number")
+    issued = await KeyService(hub_of(request).store).issue(name, roles, tenants, days, _fence(request))
+    body = {**describe(issued.key), "key": issued.text}  # the only time the key is shown
+    return Response(orjson.dumps(body), 201, media_type="application/json",
+                    headers={"Location": f"/dosi/v1/keys/{issued.key.key_id}"})  # fmt: skip
+
+
+async def revoke_key(request: Request) -> Response:
+    await KeyService(hub_of(request).store).revoke(request.path_params["key_id"], _fence(request))
+    return Response(status_code=204)
+
+
 routes = [
+    Route("/keys", list_keys, methods=["GET"]),
+    Route("/keys", issue_key, methods=["POST"]),
+    Route("/keys/{key_id}", revoke_key, methods=["DELETE"]),
     Route("/models", list_models, methods=["GET"]),
     Route("/models", register_model, methods=["POST"]),
     Route("/models/{type}", get_model, methods=["GET"]),
