@@ -8,13 +8,8 @@ DOSI_TEST_REQUIRE_ALL=1 (as in CI), which turns the skip into a failure.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import shutil
-import socket
-import subprocess
-import tempfile
-import time
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
@@ -22,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from bench.server import free_port
 
 from dosi.api.app import create_app
 from dosi.api.hub import open_store
@@ -111,30 +107,15 @@ hypothesis_settings.register_profile("dev", deadline=None)
 hypothesis_settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
+_free_port = free_port  # tests ask for a port the same way the benchmarks do
 
 
 @pytest.fixture
-def mosquitto() -> Any:
-    """A Mosquitto of our own on a free port (persistence and a large queue, as operators should run it)."""
-    binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
-    if not Path(binary).exists():
+def mosquitto() -> Iterator[int]:
+    """A Mosquitto of our own on a free port (persistence and large queues, as operators should run it)."""
+    if not (shutil.which("mosquitto") or Path("/usr/sbin/mosquitto").exists()):
         pytest.fail("mosquitto is required for the MQTT tests")
-    port = _free_port()
-    folder = tempfile.mkdtemp()
-    config = Path(folder) / "mosquitto.conf"
-    config.write_text(
-        f"listener {port} 127.0.0.1\nallow_anonymous true\nmax_queued_messages 100000\n"
-        f"persistence true\npersistence_location {folder}/\n"
-    )
-    process = subprocess.Popen([binary, "-c", str(config)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    for _ in range(50):
-        with contextlib.suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.1):
-            break
-        time.sleep(0.1)
-    yield port
-    process.terminate()
-    process.wait(5)
+    from bench.mqtt import broker
+
+    with broker() as port:
+        yield port

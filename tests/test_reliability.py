@@ -8,7 +8,6 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
 from collections import defaultdict
@@ -18,6 +17,7 @@ import httpx
 import orjson
 import pytest
 from bench import mqtt as mqtt_bench
+from bench.server import free_port as _free_port
 
 from dosi.api.hub import open_store
 from dosi.settings import Settings
@@ -26,12 +26,6 @@ from dosi.store.base import TimeWindow
 pytestmark = [pytest.mark.reliability, pytest.mark.slow]
 
 SUBSCRIPTIONS = 3
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Collector:
