@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import socket
 
 import click
 
@@ -28,7 +29,20 @@ def demo(port: int | None, portal_port: int | None, speed: float, database_url: 
     )
     if settings.host not in ("127.0.0.1", "localhost", "::1"):
         raise click.ClickException("the demo serves on loopback only / 데모는 루프백 주소에서만 실행됩니다")
+    portal = portal_port or settings.port + 1
+    for option, number in (("--port", settings.port), ("--portal-port", portal)):
+        if not _free(settings.host, number):
+            raise click.ClickException(f"port {number} is in use: choose another with {option} / 포트가 사용 중입니다")
     try:
-        asyncio.run(run_demo(settings, speed, portal_port or settings.port + 1, click.echo))
+        asyncio.run(run_demo(settings, speed, portal, click.echo))
     except KeyboardInterrupt:
         click.echo("demo stopped / 데모 종료")
+
+
+def _free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+    return True
