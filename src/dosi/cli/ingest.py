@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import json
 import time
 from dataclasses import asdict
@@ -9,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import click
+import ijson
 
 from dosi.api.hub import Hub
 from dosi.cli.options import database_option, with_hub
@@ -133,12 +135,18 @@ def import_file(
             kind = format_of(path, fmt)
         except ValueError as err:
             raise click.ClickException(str(err)) from None
-        for number, record in records(path, kind, encoding or sniff_encoding(path)):
-            batch.append({**record, "$line": number} if isinstance(record, dict) else record)
-            if len(batch) >= BATCH:
+        try:
+            for number, record in records(path, kind, encoding or sniff_encoding(path)):
+                batch.append({**record, "$line": number} if isinstance(record, dict) else record)
+                if len(batch) >= BATCH:
+                    await pipeline.feed_records(batch)
+                    batch = []
+                    click.echo(f"  {pipeline.status.records_in:,} records ...", err=True)
+        except (csv.Error, UnicodeDecodeError, ijson.JSONError) as err:  # the file itself is broken from here on
+            stopped = f"{path}: unreadable after {pipeline.status.records_in + len(batch):,} records: {err}"
+            if batch:
                 await pipeline.feed_records(batch)
-                batch = []
-                click.echo(f"  {pipeline.status.records_in:,} records ...", err=True)
+            raise click.ClickException(stopped + " (the records before it are stored / 앞부분은 저장됨)") from None
         if batch:
             await pipeline.feed_records(batch)
         pipeline.status.state = "imported"
