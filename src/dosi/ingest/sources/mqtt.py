@@ -8,7 +8,8 @@ ingest writer drops what it already holds.
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import threading
+from collections import deque
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,6 +19,40 @@ from dosi.ingest.source import Deliver, Message
 INSTALL_HINT = "the MQTT source needs the extra: pip install 'dosi[mqtt]' / MQTT 수집에는 dosi[mqtt] 설치가 필요합니다"
 BATCH = 500  # messages handed over at once, at most
 LINGER = 0.05  # seconds a batch waits to fill
+
+
+class Inbox:
+    """Hands messages from paho's network thread to the event loop, waking the loop once per burst instead of
+    once per message (each wake-up is a write to the loop's self-pipe)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop):
+        self.loop = loop
+        self.items: deque[Any] = deque()
+        self.ready = asyncio.Event()
+        self._lock = threading.Lock()
+        self._signalled = False
+
+    def put(self, item: Any) -> None:
+        """From any thread."""
+        self.items.append(item)
+        with self._lock:
+            if self._signalled:
+                return
+            self._signalled = True
+        self.loop.call_soon_threadsafe(self.ready.set)
+
+    async def take(self, most: int, linger: float) -> list[Any]:
+        """The next batch: at least one item, up to `most`, waiting `linger` for more when there are few."""
+        await self.ready.wait()
+        if len(self.items) < most:
+            await asyncio.sleep(linger)
+        with self._lock:
+            self._signalled = False
+            self.ready.clear()
+        batch = [self.items.popleft() for _ in range(min(most, len(self.items)))]
+        if self.items:
+            self.ready.set()
+        return batch
 
 
 class MqttSource:
@@ -41,7 +76,7 @@ class MqttSource:
         except ImportError:
             raise RuntimeError(INSTALL_HINT) from None
         loop = asyncio.get_running_loop()
-        inbox: asyncio.Queue[Any] = asyncio.Queue()
+        inbox = Inbox(loop)
         parts = urlsplit(self.url)
         client = mqtt.Client(
             mqtt.CallbackAPIVersion.VERSION2,
@@ -57,22 +92,22 @@ class MqttSource:
 
         def on_connect(c: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
             if reason.is_failure:
-                loop.call_soon_threadsafe(inbox.put_nowait, ConnectionError(f"MQTT connect refused: {reason}"))
+                inbox.put(ConnectionError(f"MQTT connect refused: {reason}"))
                 return
             c.subscribe([(topic, self.qos) for topic in self.topics])
 
         def on_disconnect(c: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
-            loop.call_soon_threadsafe(inbox.put_nowait, ConnectionError(f"MQTT connection lost: {reason}"))
+            inbox.put(ConnectionError(f"MQTT connection lost: {reason}"))
 
         def on_subscribe(c: Any, userdata: Any, mid: Any, reasons: Any, properties: Any) -> None:
             refused = [str(r) for r in reasons if r.is_failure]
             if refused:  # e.g. a topic the broker's ACL forbids: a failing source, not a quiet one
-                loop.call_soon_threadsafe(inbox.put_nowait, ConnectionError(f"MQTT subscription refused: {refused}"))
+                inbox.put(ConnectionError(f"MQTT subscription refused: {refused}"))
                 return
             loop.call_soon_threadsafe(self.subscribed.set)
 
         def on_message(c: Any, userdata: Any, msg: Any) -> None:
-            loop.call_soon_threadsafe(inbox.put_nowait, msg)
+            inbox.put(msg)
 
         client.on_connect = on_connect
         client.on_disconnect = on_disconnect
@@ -83,11 +118,7 @@ class MqttSource:
         client.loop_start()
         try:
             while True:
-                batch = [await inbox.get()]
-                with contextlib.suppress(TimeoutError):
-                    async with asyncio.timeout(LINGER):
-                        while len(batch) < BATCH:
-                            batch.append(await inbox.get())
+                batch = await inbox.take(BATCH, LINGER)
                 failure = next((item for item in batch if isinstance(item, Exception)), None)
                 received = [item for item in batch if not isinstance(item, Exception)]
                 if received:
