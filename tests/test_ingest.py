@@ -233,3 +233,10 @@ async def test_an_admin_of_one_tenant_sees_its_own_rejections(store: EntityStore
     mine = await store.rejections(None, 0, 10, pending=False, tenants=["seoul"])
     assert [r.reason for r in mine] == ["r1"]
     assert len(await store.rejections(None, 0, 10, pending=False)) == 2
+
+
+async def test_a_nul_byte_body_is_logged_not_crashed_on(dosi: httpx.AsyncClient) -> None:
+    answer = await push(dosi, b"\x00")  # PostgreSQL text cannot hold NUL: the log keeps it written out
+    assert answer.status_code == 207 and "NUL" in answer.json()["rejected"][0]["reason"]
+    log = (await dosi.get("/dosi/v1/ingest/rejected", params={"source": "traffic"})).json()
+    assert log[-1]["payload"] == "\\u0000"

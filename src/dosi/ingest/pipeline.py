@@ -75,7 +75,7 @@ class Pipeline:
             try:
                 documents = parse(message.body, self.config.format)
             except Rejected as err:
-                refused.append(self._rejection(str(err), message.body.decode("utf-8", "replace"), now))
+                refused.append(self._rejection(str(err), _raw(message.body), now))
                 continue
             for document in documents:
                 self._map(self._with_meta(document, message), items, refused, now)
@@ -147,6 +147,11 @@ class Pipeline:
         if records_path is not None and lookup(document, records_path) is not Missing:
             return await self.feed([Message(payload.encode())])
         return await self.feed_records([document])
+
+
+def _raw(body: bytes) -> str:
+    """A message body as text for the log: undecodable bytes replaced, NUL written out (no store keeps it)."""
+    return body.decode("utf-8", "replace").replace("\x00", "\\u0000")
 
 
 def _text(value: Any) -> str:
