@@ -80,6 +80,9 @@ class Settings(BaseSettings):
         default=1000.0, ge=0, description="Requests per second to one tenant, per worker (0: no limit)"
     )
     rate_limit_burst: float = Field(default=2.0, ge=1, description="Bursts may reach this many seconds' worth")
+    policy_refresh: float = Field(
+        default=5.0, ge=0, description="Seconds a worker keeps access policies before reading them again"
+    )
     validation: str = Field(
         default="off",
         pattern="^(strict|warn|off)$",

@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dosi.api.auth import AuthMiddleware
 from dosi.api.hub import Hub
-from dosi.api.routes import batch, contexts, discovery, dosi, entities, subscriptions, temporal
+from dosi.api.routes import access, batch, contexts, discovery, dosi, entities, subscriptions, temporal
 from dosi.errors import DosiError, InternalError, MethodNotAllowed, ResourceNotFound
 from dosi.notify.worker import DeliveryWorker
 from dosi.security.authenticate import Authenticator
@@ -103,14 +103,19 @@ def create_app(settings: Settings | None = None, store: EntityStore | None = Non
         *temporal.routes,
     ]
     app = Starlette(
-        routes=[Mount(PREFIX, routes=api_routes), Mount("/dosi/v1", routes=dosi.routes), Route("/health", health)],
+        routes=[
+            Mount(PREFIX, routes=api_routes),
+            Mount("/dosi/v1", routes=[*dosi.routes, *access.routes]),
+            Route("/health", health),
+        ],
         lifespan=lifespan,
         exception_handlers={DosiError: on_dosi_error, HTTPException: on_http_error, Exception: on_unexpected},
     )
     app.router.redirect_slashes = False
     app.state.hub = hub
     return TrailingSlash(
-        AuthMiddleware(app, PREFIX, authenticator, hub.store, open_access(settings), settings), app.state
+        AuthMiddleware(app, PREFIX, authenticator, hub.policies, hub.store, open_access(settings), settings),
+        app.state,
     )
 
 

@@ -1,4 +1,8 @@
-"""The one place requests are authenticated, authorized (action × tenant) and audited (writes and denials)."""
+"""The one place requests are authenticated, authorized and audited (writes, denials and restricted reads).
+
+The decision (the grants of the principal's roles and policies for the tenant, purpose and time) travels with
+the request to the services, which turn it into filters of their storage queries and checks of their writes.
+"""
 
 from __future__ import annotations
 
@@ -11,10 +15,15 @@ from dosi.ngsild.model import now_iso
 from dosi.security.access import action_of, authorize
 from dosi.security.audit import record
 from dosi.security.authenticate import Authenticator
+from dosi.security.context import Served, serving
 from dosi.security.limits import RateLimiter
+from dosi.security.policy import EVERYTHING
 from dosi.security.principal import OPEN, Principal
+from dosi.service.policies import PolicyService
 from dosi.settings import Settings
 from dosi.store.base import EntityStore
+
+PURPOSE_HEADER = "dosi-purpose"  # the purpose a request states, for policies bound to one (and the audit)
 
 PUBLIC_PATHS = frozenset({"/health"})  # answered without credentials (load balancers); everything else is checked
 
@@ -25,6 +34,7 @@ class AuthMiddleware:
         app: ASGIApp,
         prefix: str,
         authenticator: Authenticator,
+        policies: PolicyService,
         store: EntityStore,
         open_access: bool,
         settings: Settings,
@@ -32,6 +42,7 @@ class AuthMiddleware:
         self.app = app
         self.prefix = prefix
         self.authenticator = authenticator
+        self.policies = policies
         self.store = store
         self.open_access = open_access
         self.per_client = RateLimiter(
@@ -48,22 +59,26 @@ class AuthMiddleware:
         scope.setdefault("state", {})
         if self.open_access:
             scope["state"]["principal"] = OPEN
-            await self.app(scope, receive, send)
+            with serving(Served(OPEN, EVERYTHING)):
+                await self.app(scope, receive, send)
             return
         headers = Headers(scope=scope)
         method, path = scope["method"], scope["path"].removeprefix(self.prefix)
         tenant = headers.get("ngsild-tenant", "")
+        purpose = headers.get(PURPOSE_HEADER) or None
         action = action_of(method, path)
         principal: Principal | None = None
         try:
             principal = await self.authenticator.principal(headers.get("authorization"), headers.get("x-api-key"))
-            authorize(principal, action, tenant)
+            access = await self.policies.access(principal, tenant, purpose)
+            authorize(principal, access, action, tenant)
             self._limit(principal, tenant)
         except DosiError as err:
-            await self._audit(principal, tenant, action, method, path, err.status, "deny")
+            await self._audit(principal, tenant, purpose, action, method, path, err.status, "deny")
             await _problem(err, send)
             return
         scope["state"]["principal"] = principal
+        served = Served(principal, access, purpose)
         status = 500
 
         async def watching(message: Message) -> None:
@@ -73,10 +88,13 @@ class AuthMiddleware:
             await send(message)
 
         try:
-            await self.app(scope, receive, watching)
+            with serving(served):
+                await self.app(scope, receive, watching)
         finally:
             if action != "read":
-                await self._audit(principal, tenant, action, method, path, status, "allow")
+                await self._audit(principal, tenant, purpose, action, method, path, status, "allow")
+            elif access.restricted and path.startswith(("/entities", "/temporal", "/entityOperations")):
+                await self._audit(principal, tenant, purpose, action, method, path, status, "allow", served.rows)
 
     def _limit(self, principal: Principal, tenant: str) -> None:
         wait = max(
@@ -86,7 +104,16 @@ class AuthMiddleware:
             raise TooManyRequests(f"rate limit reached: retry in {wait} s / {wait}초 후 다시 시도하세요", wait)
 
     async def _audit(
-        self, who: Principal | None, tenant: str, action: str, method: str, path: str, status: int, decision: str
+        self,
+        who: Principal | None,
+        tenant: str,
+        purpose: str | None,
+        action: str,
+        method: str,
+        path: str,
+        status: int,
+        decision: str,
+        rows: int | None = None,
     ) -> None:
         doc = record(
             at=now_iso(),
@@ -94,6 +121,8 @@ class AuthMiddleware:
             kind=who.kind if who else None,
             client=who.client if who else None,
             tenant=tenant,
+            purpose=purpose,
+            rows=rows,
             action=action,
             method=method,
             resource=path,

@@ -15,6 +15,7 @@ from dosi.service.ingest import IngestWriter
 from dosi.service.models import ModelService
 from dosi.service.notify import Notifier
 from dosi.service.params import QueryBuilder
+from dosi.service.policies import PolicyService
 from dosi.service.subscriptions import SubscriptionService
 from dosi.service.temporal import TemporalService
 from dosi.service.validation import Validation
@@ -47,6 +48,7 @@ class Hub:
     temporal: TemporalService
     models: ModelService
     ingest: Coordinator
+    policies: PolicyService
 
     @classmethod
     def build(cls, settings: Settings, store: EntityStore | None = None) -> Hub:
@@ -56,7 +58,8 @@ class Hub:
         registry = ModelRegistry()
         contexts.model_context = registry.context_document
         validation = Validation(registry, settings.validation, settings.validation_tenants)
-        notifier = Notifier(store, contexts, validation)
+        policies = PolicyService(store, settings.policy_refresh)
+        notifier = Notifier(store, contexts, validation, policies)
         entities = EntityService(store, notifier)
         batch = BatchService(store, notifier)
         temporal = TemporalService(store, notifier, settings.temporal_page_size)
@@ -75,6 +78,7 @@ class Hub:
             queries=QueryBuilder(settings),
             models=ModelService(store, registry, contexts.forget),
             ingest=Coordinator(
-                store, writer, registry, guard, settings.ingest_sources, settings.ingest_status_interval
+                store, writer, registry, guard, settings.ingest_sources, settings.ingest_status_interval, policies
             ),
+            policies=policies,
         )

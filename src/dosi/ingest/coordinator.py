@@ -23,8 +23,11 @@ from dosi.models.registry import ModelRegistry
 from dosi.ngsild.model import now_iso
 from dosi.outbound import OutboundGuard
 from dosi.security.access import authorize
+from dosi.security.context import Served, served_purpose, serving
+from dosi.security.policy import EVERYTHING
 from dosi.security.principal import Principal
 from dosi.service.ingest import IngestWriter
+from dosi.service.policies import PolicyService
 from dosi.store.base import EntityStore
 
 log = logging.getLogger("dosi.ingest")
@@ -52,7 +55,9 @@ class Coordinator:
         guard: OutboundGuard,
         files: str = "",
         status_interval: float = 5.0,
+        policies: PolicyService | None = None,
     ):
+        self.policies = policies
         self.store = store
         self.writer = writer
         self.registry = registry
@@ -103,8 +108,12 @@ class Coordinator:
         """An HTTP push: the body's records stored (or rejected) before the request is answered. The caller must
         be allowed to write to the source's tenant (whatever NGSILD-Tenant header it sent)."""
         pipeline = await self.pipeline(name, "http")
-        authorize(principal, "update", pipeline.config.tenant)
-        return await pipeline.feed([Message(body)])
+        tenant = pipeline.config.tenant
+        purpose = served_purpose()
+        access = await self.policies.access(principal, tenant, purpose) if self.policies else EVERYTHING
+        authorize(principal, access, "update", tenant)
+        with serving(Served(principal, access, purpose)):  # each record is checked against what it may write
+            return await pipeline.feed([Message(body)])
 
     async def replay(self, source: str | None, limit: int, tenants: list[str] | None = None) -> dict[str, int]:
         """Sends rejected messages through their source's mapping as it is configured now (after a fix); each is

@@ -241,7 +241,7 @@ def parse(body: Any, ctx: ActiveContext, now: str, old: dict[str, Any] | None = 
     )
     if old is None and "notification" not in body:
         raise _bad("notification is required")
-    for member in ("jsonldContext", "_context", "_jsonldContext", "createdAt"):
+    for member in ("jsonldContext", "_context", "_jsonldContext", "_owner", "_purpose", "createdAt"):
         if old and member in old:
             out[member] = old[member]
     if "jsonldContext" in body:

@@ -163,8 +163,7 @@ class DeliveryWorker:
             query = EntityQuery(tenant=tenant, selectors=selectors or None, limit=self.settings.page_size_max)
             if sub.get("watchedAttributes"):
                 query.attrs = list(sub["watchedAttributes"])
-            entities = (await self.store.query(query)).entities
-            await self.notifier.periodic(tenant, sub, entities)
+            await self.notifier.periodic(tenant, sub, query)
 
 
 def _types(expression: str) -> Any:

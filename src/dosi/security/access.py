@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dosi.errors import Forbidden
+from dosi.security.policy import Access
 from dosi.security.principal import Principal
 
 _READ_POSTS = ("/entityOperations/query", "/temporal/entityOperations/query")
@@ -28,7 +29,7 @@ def action_of(method: str, path: str) -> str:
 def _dosi_action(method: str, path: str) -> str:
     """Dosi's own resources: models are read by all and registered by admins; devices push as providers;
     the rejection log holds raw payloads and keys grant access, so both are for admins."""
-    if path.startswith(("/ingest/rejected", "/keys")):
+    if path.startswith(("/ingest/rejected", "/keys", "/policies")):
         return "admin"
     if method in ("GET", "HEAD", "OPTIONS"):
         return "read"
@@ -37,8 +38,10 @@ def _dosi_action(method: str, path: str) -> str:
     return "admin"
 
 
-def authorize(principal: Principal, action: str, tenant: str) -> None:
+def authorize(principal: Principal, access: Access, action: str, tenant: str) -> None:
+    """The request's action must be granted on its tenant, by a role or a policy (which entities and
+    attributes it reaches is the services' part)."""
     if not principal.may_use(tenant):
         raise Forbidden(f"tenant {tenant or '(default)'!r} is not one of yours / 이 테넌트에 대한 권한이 없습니다")
-    if not principal.may(action):
-        raise Forbidden(f"your roles do not allow {action} / 역할에 {action} 권한이 없습니다")
+    if not access.allows(action):
+        raise Forbidden(f"your roles and policies do not allow {action} / 역할과 정책에 {action} 권한이 없습니다")

@@ -30,6 +30,36 @@ class Principal:
     def may_use(self, tenant: str) -> bool:
         return self.tenants is None or tenant in self.tenants
 
+    @property
+    def name(self) -> str:
+        """`kind:subject`, as kept on what it owns (a subscription)."""
+        return f"{self.kind}:{self.subject}"
+
+    @property
+    def manages_all(self) -> bool:
+        """Admins and operators manage every subscription of their tenants; others only their own."""
+        return bool(self.roles & {"admin", "operator"})
+
+    def document(self) -> dict[str, object]:
+        return {
+            "id": self.name,
+            "roles": sorted(self.roles),
+            "tenants": sorted(self.tenants) if self.tenants is not None else None,
+            "client": self.client,
+        }
+
+    @classmethod
+    def from_document(cls, doc: dict[str, object]) -> Principal:
+        kind, _, subject = str(doc["id"]).partition(":")
+        tenants = doc.get("tenants")
+        return cls(
+            subject,
+            kind,
+            frozenset(str(r) for r in roles) if isinstance(roles := doc.get("roles"), list) else frozenset(),
+            frozenset(tenants) if isinstance(tenants, list) else None,
+            doc.get("client") if isinstance(doc.get("client"), str) else None,  # type: ignore[arg-type]
+        )
+
 
 # the principal of a hub that runs open (bound to loopback, for a first try)
 OPEN = Principal("anonymous", "anonymous", frozenset({"admin"}))

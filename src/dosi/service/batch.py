@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from dosi.errors import AlreadyExists, BadRequestData, DosiError, ModelViolation, ResourceNotFound
+from dosi.errors import AlreadyExists, BadRequestData, DosiError, Forbidden, ModelViolation, ResourceNotFound
 from dosi.ngsild.context import ActiveContext
 from dosi.ngsild.model import is_uri, now_iso
 from dosi.ngsild.parse import Parser
@@ -175,19 +175,21 @@ class BatchService:
             for entity_id in ids:
                 if not is_uri(entity_id):
                     result.fail(entity_id, BadRequestData(f"{entity_id!r} is not a valid entity id"))
-                elif await tx.delete(entity_id):
-                    result.success.append(entity_id)
-                else:
-                    result.fail(entity_id, ResourceNotFound(f"entity {entity_id} not found"))
+                    continue
+                with _refused(result, entity_id):
+                    if await tx.delete(entity_id):
+                        result.success.append(entity_id)
+                    else:
+                        result.fail(entity_id, ResourceNotFound(f"entity {entity_id} not found"))
         return result
 
 
 @contextmanager
 def _refused(result: BatchResult, entity_id: str) -> Iterator[None]:
-    """An entity its data model refuses fails on its own; the rest of the batch goes on."""
+    """An entity its data model refuses, or the request may not write, fails on its own; the rest goes on."""
     try:
         yield
-    except ModelViolation as err:
+    except (ModelViolation, Forbidden) as err:
         result.fail(entity_id, err)
 
 

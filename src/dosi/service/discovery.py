@@ -1,4 +1,4 @@
-"""Discovery: /types and /attributes, computed by the store over every entity of a tenant."""
+"""Discovery: /types and /attributes, computed by the store over the entities of a tenant the request may read."""
 
 from __future__ import annotations
 
@@ -7,7 +7,8 @@ from typing import Any
 
 from dosi.errors import ResourceNotFound
 from dosi.ngsild.context import ActiveContext
-from dosi.store.base import EntityStore
+from dosi.security.context import current
+from dosi.store.base import AttributeInfo, EntityStore, TypeInfo
 
 
 def _list_id(kind: str, names: list[str]) -> str:
@@ -19,8 +20,24 @@ class DiscoveryService:
     def __init__(self, store: EntityStore):
         self.store = store
 
+    async def _types(self, tenant: str, type_iri: str | None = None) -> list[TypeInfo]:
+        """The types of the entities the request may read, each with the attributes it may read."""
+        access = current()
+        infos = await self.store.types(tenant, type_iri, access.fence("read"))
+        allowed = access.any_attributes("read")
+        if allowed is not None:
+            for info in infos:
+                info.attributes = {a: kinds for a, kinds in info.attributes.items() if a in allowed}
+        return infos
+
+    async def _attributes(self, tenant: str, attr_iri: str | None = None) -> list[AttributeInfo]:
+        access = current()
+        allowed = access.any_attributes("read")
+        infos = await self.store.attributes(tenant, attr_iri, access.fence("read"))
+        return [info for info in infos if allowed is None or info.attr in allowed]
+
     async def types(self, tenant: str, ctx: ActiveContext, details: bool) -> Any:
-        infos = await self.store.types(tenant)
+        infos = await self._types(tenant)
         if not details:
             names = sorted(ctx.compact(info.type) for info in infos)
             return {"id": _list_id("EntityTypeList", names), "type": "EntityTypeList", "typeList": names}
@@ -36,7 +53,7 @@ class DiscoveryService:
 
     async def type_info(self, tenant: str, ctx: ActiveContext, name: str) -> dict[str, Any]:
         iri = ctx.expand(name)
-        infos = await self.store.types(tenant, iri)
+        infos = await self._types(tenant, iri)
         if not infos:
             raise ResourceNotFound(f"no entity of type {name}")
         info = infos[0]
@@ -57,7 +74,7 @@ class DiscoveryService:
         }
 
     async def attributes(self, tenant: str, ctx: ActiveContext, details: bool) -> Any:
-        infos = await self.store.attributes(tenant)
+        infos = await self._attributes(tenant)
         if not details:
             names = sorted(ctx.compact(info.attr) for info in infos)
             return {"id": _list_id("AttributeList", names), "type": "AttributeList", "attributeList": names}
@@ -73,7 +90,7 @@ class DiscoveryService:
 
     async def attribute_info(self, tenant: str, ctx: ActiveContext, name: str) -> dict[str, Any]:
         iri = ctx.expand(name)
-        infos = await self.store.attributes(tenant, iri)
+        infos = await self._attributes(tenant, iri)
         if not infos:
             raise ResourceNotFound(f"no attribute {name}")
         info = infos[0]

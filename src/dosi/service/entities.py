@@ -13,6 +13,7 @@ from dosi.errors import AlreadyExists, BadRequestData, DosiError, ResourceNotFou
 from dosi.ngsild.context import ActiveContext
 from dosi.ngsild.model import is_uri, now_iso
 from dosi.ngsild.parse import Parser, parse_scope, parse_types
+from dosi.security.context import count_rows, current, fenced
 from dosi.service import merge as rules
 from dosi.service.links import linked_entities
 from dosi.service.notify import Notifier
@@ -50,19 +51,33 @@ class EntityService:
         return str(entity["id"])
 
     async def retrieve(self, tenant: str, entity_id: str) -> Entity:
+        """The entity, if the request may read it (one it may not read is not found, like a missing one)."""
         check_id(entity_id)
-        entity = await self.store.get(tenant, entity_id)
+        if current().unlimited("read"):
+            entity = await self.store.get(tenant, entity_id)
+        else:
+            found = await self.query(EntityQuery(tenant=tenant, ids=[entity_id], limit=1))
+            entity = found.entities[0] if found.entities else None
         if entity is None:
             raise ResourceNotFound(f"entity {entity_id} not found")
+        count_rows(1)
         return entity
 
     async def query(self, query: EntityQuery) -> QueryResult:
-        return await self.store.query(query)
+        """Entities matching the query within what the request may read, each showing only readable attributes."""
+        access = current()
+        if access.unlimited("read"):
+            result = await self.store.query(query)
+        else:
+            result = await self.store.query(fenced(query))
+            result.entities = [access.project("read", e) for e in result.entities]
+        count_rows(len(result.entities))
+        return result
 
     async def get_many(self, tenant: str, ids: list[str]) -> dict[str, Entity]:
         if not ids:
             return {}
-        result = await self.store.query(EntityQuery(tenant=tenant, ids=ids, limit=len(ids)))
+        result = await self.query(EntityQuery(tenant=tenant, ids=ids, limit=len(ids)))
         return {e["id"]: e for e in result.entities}
 
     async def linked(self, tenant: str, roots: list[Entity], level: int) -> dict[str, Entity]:
@@ -250,6 +265,7 @@ class EntityService:
 
     # -- purge ----------------------------------------------------------
     async def purge(self, query: EntityQuery, keep: list[str] | None, drop: list[str] | None) -> int:
+        fenced(query, "delete")
         async with self.notifier.write(query.tenant) as tx:
             if keep is None and drop is None:
                 if not tx.listening:

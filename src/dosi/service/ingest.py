@@ -24,6 +24,7 @@ from dosi.ngsild.temporal import epoch
 from dosi.service.batch import BatchService
 from dosi.service.contexts import ContextService
 from dosi.service.entities import EntityService
+from dosi.service.guard import guarded
 from dosi.service.history import row_of
 from dosi.service.validation import Validation, flagged
 from dosi.store.base import EntityStore, HistoryRow, Rejection, TimeWindow
@@ -181,7 +182,7 @@ class IngestWriter:
             elif id(item) not in added and id(item) not in written:
                 outcome.duplicates += 1
         if rows:  # the entities exist (the newest reading of each was written first): one transaction for all
-            async with self.store.transaction(tenant) as tx:
+            async with guarded(self.store, tenant) as tx:
                 await tx.add_history(rows, upsert=True)
 
 

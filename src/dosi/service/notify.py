@@ -17,9 +17,14 @@ from dosi.ngsild.context import DEFAULT_CORE_URL, ActiveContext
 from dosi.ngsild.join import Joiner
 from dosi.ngsild.model import now_iso
 from dosi.ngsild.render import Renderer
+from dosi.security.context import fenced
+from dosi.security.policy import EVERYTHING, NOTHING, Access
+from dosi.security.principal import Principal
 from dosi.service.contexts import ContextService
+from dosi.service.guard import guard
 from dosi.service.history import rows_of_change
 from dosi.service.links import linked_entities
+from dosi.service.policies import PolicyService
 from dosi.service.validation import Flag, Validation, flagged
 from dosi.store.base import Entity, EntityQuery, EntityStore, OutboxRow, WriteTransaction
 
@@ -34,6 +39,27 @@ def context_url(sub: dict[str, Any]) -> str:
     if isinstance(value, str):
         return value
     return str(sub.get("jsonldContext") or DEFAULT_CORE_URL)
+
+
+def _seen(access: Access, change: rules.Change) -> rules.Change | None:
+    """The change as a reader with `access` sees it: None when it may not read the entity or when only hidden
+    attributes changed; otherwise the change with the hidden attributes taken out."""
+    if access.unlimited("read"):
+        return change
+    whole = change.after if change.after is not None else change.before
+    if whole is None or not access.permits("read", whole, []):
+        return None
+    shown = access.attributes("read", whole)
+    if shown is None:
+        return change
+    touched = change.created | change.updated | change.deleted
+    if touched and not touched & shown:
+        return None
+
+    def hide(entity: Entity | None) -> Entity | None:
+        return None if entity is None else {**entity, "attrs": {k: v for k, v in entity["attrs"].items() if k in shown}}
+
+    return rules.Change.between(hide(change.before), hide(change.after), change.now)
 
 
 def _snapshot(entity: Entity | None) -> Entity | None:
@@ -113,10 +139,17 @@ class Recording:
 
 
 class Notifier:
-    def __init__(self, store: EntityStore, contexts: ContextService, validation: Validation | None = None):
+    def __init__(
+        self,
+        store: EntityStore,
+        contexts: ContextService,
+        validation: Validation | None = None,
+        policies: PolicyService | None = None,
+    ):
         self.store = store
         self.contexts = contexts
         self.validation = validation
+        self.policies = policies
         self.wake: Callable[[], None] = lambda: None  # set by the delivery worker of this process
         self._last_queued: dict[tuple[str, str], float] = {}
 
@@ -129,7 +162,7 @@ class Notifier:
         async with self.store.transaction(tenant) as tx:
             now = now_iso()
             subs = [s for s in await tx.subscriptions() if rules.is_live(s, now) and "timeInterval" not in s]
-            recording = Recording(tx, True, now, self.validation, mode)
+            recording = Recording(guard(tx), True, now, self.validation, mode)
             yield recording
             changed = recording.changes()
             history = [row for change in changed for row in rows_of_change(change)]
@@ -151,20 +184,33 @@ class Notifier:
         rows = []
         for sub in subs:
             ctx = await self.context_of(sub)
+            access = await self.owner_access(tenant, sub)
             for change in changes:
-                if rules.owes(sub, change, ctx) and not self._throttled(tenant, sub):
-                    data = await self._data(tenant, sub, [rules.notification_entity(sub, change)], ctx)
+                seen = _seen(access, change)
+                if seen is not None and rules.owes(sub, seen, ctx) and not self._throttled(tenant, sub):
+                    entity = rules.notification_entity(sub, seen)
+                    data = await self._data(tenant, sub, [entity], ctx, access)
                     rows.append(self.row(tenant, sub, data, change.now))
         return rows
 
+    async def owner_access(self, tenant: str, sub: dict[str, Any]) -> Access:
+        """What the subscription's owner may read now (a subscription from before owners were kept: all)."""
+        owner = sub.get("_owner")
+        if self.policies is None or not isinstance(owner, dict):
+            return EVERYTHING
+        who = Principal.from_document(owner)
+        if not who.may_use(tenant):
+            return NOTHING
+        return await self.policies.access(who, tenant, sub.get("_purpose"))
+
     async def _data(
-        self, tenant: str, sub: dict[str, Any], entities: list[Entity], ctx: ActiveContext
+        self, tenant: str, sub: dict[str, Any], entities: list[Entity], ctx: ActiveContext, access: Access
     ) -> list[dict[str, Any]]:
         """The notification's data: rendered entities, with linked entities when the subscription joins."""
         view = rules.view_of(sub)
         if not view.join:
             return [rules.render_data(sub, e, ctx) for e in entities]
-        linked = await linked_entities(self.store, tenant, entities, view.join_level)
+        linked = await linked_entities(self.store, tenant, entities, view.join_level, access)
         joiner = Joiner(lambda v: Renderer(ctx, v), linked, view.join_level)
         if view.join == "flat":
             return joiner.flat(entities, view)
@@ -204,12 +250,17 @@ class Notifier:
         }
         return OutboxRow(tenant, sub["id"], notification_id, endpoint, orjson.dumps(body).decode(), now)
 
-    async def periodic(self, tenant: str, sub: dict[str, Any], entities: list[Entity]) -> None:
-        """Queue a timeInterval notification with the entities matching the subscription now."""
+    async def periodic(self, tenant: str, sub: dict[str, Any], query: EntityQuery) -> None:
+        """Queue a timeInterval notification with the entities matching the subscription now, among those its
+        owner may read."""
         ctx = await self.context_of(sub)
         now = now_iso()
+        access = await self.owner_access(tenant, sub)
+        if not access.allows("read"):
+            return
+        entities = [access.project("read", e) for e in (await self.store.query(fenced(query, access=access))).entities]
         matching = [e for e in entities if rules.matches_entity(sub, e, ctx)]
-        data = await self._data(tenant, sub, matching, ctx) if matching else []
+        data = await self._data(tenant, sub, matching, ctx, access) if matching else []
         if not data:
             return
         async with self.store.transaction(tenant) as tx:

@@ -9,6 +9,7 @@ from dosi.ngsild import subscription as model
 from dosi.ngsild.context import ActiveContext
 from dosi.ngsild.model import is_uri, now_iso
 from dosi.outbound import OutboundGuard
+from dosi.security.context import principal, served_purpose
 from dosi.service.contexts import ContextService
 from dosi.store.base import EntityStore
 
@@ -24,6 +25,10 @@ class SubscriptionService:
         doc = model.parse(body, ctx, now)
         await self.guard.check_literal(doc["notification"]["endpoint"]["uri"], model.SCHEMES)
         doc["_context"] = ctx_value
+        doc["_owner"] = principal().document()  # its notifications carry only what the owner may read
+        purpose = served_purpose()
+        if purpose is not None:
+            doc["_purpose"] = purpose
         if "_jsonldContext" in doc:
             await self.contexts.resolve(doc["_jsonldContext"])  # must be available: LdContextNotAvailable if not
         elif not _single_url(ctx_value):
@@ -33,13 +38,15 @@ class SubscriptionService:
         return str(doc["id"])
 
     async def get(self, tenant: str, sub_id: str) -> dict[str, Any]:
+        """The subscription, if the request may see it: admins and operators see every one, others their own."""
         doc = await self.store.get_subscription(tenant, _checked(sub_id))
-        if doc is None:
+        if doc is None or not _visible(doc):
             raise ResourceNotFound(f"subscription {sub_id} not found")
         return doc
 
     async def list(self, tenant: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
-        return await self.store.list_subscriptions(tenant, limit, offset)
+        who = principal()
+        return await self.store.list_subscriptions(tenant, limit, offset, None if who.manages_all else who.name)
 
     async def update(self, tenant: str, ctx: ActiveContext, sub_id: str, fragment: Any) -> None:
         old = await self.get(tenant, sub_id)
@@ -51,8 +58,14 @@ class SubscriptionService:
             raise ResourceNotFound(f"subscription {sub_id} not found")
 
     async def delete(self, tenant: str, sub_id: str) -> None:
+        await self.get(tenant, sub_id)
         if not await self.store.delete_subscription(tenant, _checked(sub_id)):
             raise ResourceNotFound(f"subscription {sub_id} not found")
+
+
+def _visible(doc: dict[str, Any]) -> bool:
+    who = principal()
+    return who.manages_all or doc.get("_owner", {}).get("id") == who.name
 
 
 def _checked(sub_id: str) -> str:

@@ -11,8 +11,10 @@ from dosi.ngsild.context import ActiveContext
 from dosi.ngsild.model import SCOPE, is_uri, now_iso
 from dosi.ngsild.parse import Parser, parse_types
 from dosi.ngsild.render import View
+from dosi.security.context import count_rows, current, fenced
 from dosi.service import merge
 from dosi.service.entities import check_id
+from dosi.service.guard import guarded
 from dosi.service.history import row_of, scope_instance, ts_of
 from dosi.service.notify import Notifier
 from dosi.store.base import Entity, EntityQuery, EntityStore, HistoryRow, TimeWindow, WriteTransaction
@@ -45,7 +47,7 @@ class TemporalService:
             for attr, instances in parsed["attrs"].items()
             for inst in instances
         ]
-        async with self.store.transaction(tenant) as tx:
+        async with guarded(self.store, tenant) as tx:
             exists = await self._exists(tenant, parsed["id"])
             current = await tx.get(parsed["id"])
             scope = scope_instance(current, parsed, now) if "scope" in parsed else None
@@ -70,14 +72,14 @@ class TemporalService:
         types = parse_types(ctx, body["type"]) if "type" in body else found[0][1]
         attrs = _temporal_parser(ctx, now).attributes(body, skip=frozenset({"@context", "id", "type"}))
         rows = [row_of(entity_id, types, a, inst, now) for a, instances in attrs.items() for inst in instances]
-        async with self.store.transaction(tenant) as tx:
+        async with guarded(self.store, tenant) as tx:
             await tx.add_history(rows, upsert=True)
             current = await tx.get(entity_id)
             await _fold_into_current(tx, current, {"id": entity_id, "type": types, "attrs": attrs}, now)
 
     async def delete(self, tenant: str, entity_id: str) -> None:
         check_id(entity_id)
-        async with self.store.transaction(tenant) as tx:
+        async with guarded(self.store, tenant) as tx:
             if not await tx.delete_history(entity_id):
                 raise ResourceNotFound(f"temporal entity {entity_id} not found")
 
@@ -86,7 +88,7 @@ class TemporalService:
     ) -> None:
         check_id(entity_id)
         iri = Parser(ctx, "").attr_name(attr)
-        async with self.store.transaction(tenant) as tx:
+        async with guarded(self.store, tenant) as tx:
             await self._require(tenant, entity_id)
             if not await tx.delete_history(entity_id, iri, dataset_id, every_dataset=delete_all):
                 raise ResourceNotFound("the temporal entity has no such attribute instances")
@@ -96,7 +98,7 @@ class TemporalService:
         iri = Parser(ctx, "").attr_name(attr)
         if not is_uri(instance):
             raise BadRequestData("instanceId must be a URI")
-        async with self.store.transaction(tenant) as tx:
+        async with guarded(self.store, tenant) as tx:
             await self._require(tenant, entity_id)
             if not await tx.delete_history(entity_id, iri, instance_id=instance):
                 raise ResourceNotFound("no such instance")
@@ -126,7 +128,7 @@ class TemporalService:
             "createdAt": old.doc.get("createdAt", now),
             "modifiedAt": now,
         }
-        async with self.store.transaction(tenant) as tx:
+        async with guarded(self.store, tenant) as tx:
             await tx.replace_history_instance(row_of(entity_id, old.types, iri, doc, now))
 
     async def _require(self, tenant: str, entity_id: str) -> None:
@@ -137,11 +139,18 @@ class TemporalService:
     async def entities(
         self, query: EntityQuery, request: TemporalRequest, ctx: ActiveContext
     ) -> tuple[list[dict[str, Any]], int | None, tuple[str, str, str] | None]:
-        """The temporal representation of the entities a query selects: (bodies, count, content range)."""
-        ids, count = await self.store.history_entities(query, request.window)
+        """The temporal representation of the entities a query selects: (bodies, count, content range).
+        Only entities the request may read are listed, with the attributes its grants show (in SQL: the union of
+        the attributes its read grants name)."""
+        access = current()
+        ids, count = await self.store.history_entities(fenced(query), request.window)
+        count_rows(len(ids))
+        attrs = _within(query.attrs, access.any_attributes("read"))
+        if attrs == []:  # none of the asked attributes is readable
+            ids = []
         if request.form == "aggregatedValues":  # computed in SQL; the instances themselves are never loaded
-            return await self._aggregated(query.tenant, ids, query.attrs, request, ctx), count, None
-        rows = await self.store.history(query.tenant, [i for i, _ in ids], query.attrs, request.window)
+            return await self._aggregated(query.tenant, ids, attrs, request, ctx), count, None
+        rows = await self.store.history(query.tenant, [i for i, _ in ids], attrs, request.window) if ids else []
         by_entity: dict[str, list[HistoryRow]] = {}
         for row in rows:
             by_entity.setdefault(row.entity_id, []).append(row)
@@ -263,6 +272,13 @@ def _first_in_time(by_attr: dict[str, list[dict[str, Any]]], window: TimeWindow,
     ]
     timeline.sort(key=lambda item: item[0], reverse=window.last_n is not None)
     return {id(doc) for _, doc in timeline[:size]}
+
+
+def _within(asked: list[str] | None, allowed: frozenset[str] | None) -> list[str] | None:
+    """The attributes to read: those asked for (None: all), within those allowed (None: all)."""
+    if allowed is None:
+        return asked
+    return [a for a in asked if a in allowed] if asked is not None else sorted(allowed)
 
 
 def _dataset_ok(row: HistoryRow, wanted: frozenset[str] | None) -> bool:

@@ -25,6 +25,7 @@ class Selector:
     ids: tuple[str, ...] | None = None
     id_pattern: str | None = None
     types: TypeExpr | None = None
+    scope_q: Any = None
 
 
 @dataclass
@@ -44,6 +45,8 @@ class EntityQuery:
     limit: int = 20
     offset: int = 0
     count: bool = False
+    # the entities the caller may see (any of them; None: every entity), from its access policies
+    fence: list[Selector] | None = None
 
     def has_filter(self) -> bool:
         return any(
@@ -228,15 +231,26 @@ class EntityStore(Protocol):
     def transaction(self, tenant: str) -> AbstractAsyncContextManager[WriteTransaction]: ...
     async def get(self, tenant: str, entity_id: str) -> Entity | None: ...
     async def query(self, query: EntityQuery) -> QueryResult: ...
-    async def types(self, tenant: str, type_iri: str | None = None) -> list[TypeInfo]: ...
-    async def attributes(self, tenant: str, attr_iri: str | None = None) -> list[AttributeInfo]: ...
+    # discovery: only entities inside the fence count (None: every entity)
+    async def types(
+        self, tenant: str, type_iri: str | None = None, fence: list[Selector] | None = None
+    ) -> list[TypeInfo]: ...
+    async def attributes(
+        self, tenant: str, attr_iri: str | None = None, fence: list[Selector] | None = None
+    ) -> list[AttributeInfo]: ...
     async def tenant_exists(self, tenant: str) -> bool: ...
     async def reset(self) -> None: ...
     # subscriptions (expanded documents)
     async def insert_subscription(self, tenant: str, doc: dict[str, Any]) -> bool: ...  # False when the id exists
     async def replace_subscription(self, tenant: str, doc: dict[str, Any]) -> bool: ...  # False when missing
     async def get_subscription(self, tenant: str, sub_id: str) -> dict[str, Any] | None: ...
-    async def list_subscriptions(self, tenant: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]: ...
+    async def list_subscriptions(
+        self,
+        tenant: str,
+        limit: int,
+        offset: int,
+        owner: str | None = None,  # owner: only its own (None: all)
+    ) -> tuple[list[dict[str, Any]], int]: ...
     async def delete_subscription(self, tenant: str, sub_id: str) -> bool: ...
     # a delivery's steps in the subscription's status: sent (counted before the attempt), then ok or failed
     async def record_delivery(self, tenant: str, sub_id: str, step: str, at: str) -> None: ...  # sent|ok|failed
@@ -275,6 +289,9 @@ class EntityStore(Protocol):
     async def list_api_keys(self) -> list[ApiKey]: ...
     async def revoke_api_key(self, key_id: str, at: str) -> bool: ...
     async def touch_api_key(self, key_id: str, at: str) -> None: ...
+    async def put_policy(self, policy_id: str, doc: str, at: str) -> None: ...  # insert or replace
+    async def list_policies(self) -> list[tuple[str, str]]: ...  # (id, JSON doc)
+    async def delete_policy(self, policy_id: str) -> bool: ...
     async def secret(self, name: str, make: Callable[[], str]) -> str: ...  # the stored value, made once
     async def append_audit(self, docs: list[str]) -> None: ...  # JSON texts, chained in commit order
     async def audit_log(self, after: int, limit: int) -> list[tuple[int, str, str]]: ...  # (seq, doc, hash)

@@ -27,6 +27,7 @@ from dosi.store.base import (
     OutboxRow,
     PruneScope,
     QueryResult,
+    Selector,
     StoredContext,
     TimeWindow,
     TypeInfo,
@@ -222,35 +223,47 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
                 chosen.add(id(node))
         return chosen
 
-    async def types(self, tenant: str, type_iri: str | None = None) -> list[TypeInfo]:
-        filter_sql = " AND type = $2" if type_iri is not None else ""
-        params: list[Any] = [tenant] + ([type_iri] if type_iri is not None else [])
+    @staticmethod
+    def _where(
+        column: str, key: str, tenant: str, value: str | None, fence: list[Selector] | None
+    ) -> tuple[str, list[Any]]:
+        """WHERE for the discovery tables: the tenant, one type or attribute, and the fence."""
+        table = column.split(".")[0]
+        builder = PostgresWhere()
+        where = f" WHERE {table}.tenant = {builder.p(tenant)}"
+        if value is not None:
+            where += f" AND {key} = {builder.p(value)}"
+        if fence is not None:
+            where += f" AND {column} IN (SELECT e.seq FROM entities e WHERE {builder.any_of(tenant, fence)})"
+        return where, builder.params
+
+    async def types(
+        self, tenant: str, type_iri: str | None = None, fence: list[Selector] | None = None
+    ) -> list[TypeInfo]:
+        where, params = self._where("t.seq", "t.type", tenant, type_iri, fence)
         rows = await self.pool.fetch(
-            f"SELECT type, count(*) FROM entity_types WHERE tenant = $1{filter_sql} GROUP BY type ORDER BY type",
-            *params,
+            f"SELECT t.type, count(*) FROM entity_types t{where} GROUP BY t.type ORDER BY t.type", *params
         )
         infos = {r[0]: TypeInfo(r[0], int(r[1]), {}) for r in rows}
         detail = await self.pool.fetch(
-            "SELECT DISTINCT t.type, a.attr, a.atype FROM entity_types t JOIN entity_attrs a ON a.seq = t.seq"
-            f" WHERE t.tenant = $1{filter_sql.replace('type', 't.type')}",
+            f"SELECT DISTINCT t.type, a.attr, a.atype FROM entity_types t JOIN entity_attrs a ON a.seq = t.seq{where}",
             *params,
         )
         for type_name, attr, atype in detail:
             infos[type_name].attributes.setdefault(attr, set()).add(atype)
         return list(infos.values())
 
-    async def attributes(self, tenant: str, attr_iri: str | None = None) -> list[AttributeInfo]:
-        filter_sql = " AND attr = $2" if attr_iri is not None else ""
-        params: list[Any] = [tenant] + ([attr_iri] if attr_iri is not None else [])
+    async def attributes(
+        self, tenant: str, attr_iri: str | None = None, fence: list[Selector] | None = None
+    ) -> list[AttributeInfo]:
+        where, params = self._where("a.seq", "a.attr", tenant, attr_iri, fence)
         rows = await self.pool.fetch(
-            f"SELECT attr, count(DISTINCT seq) FROM entity_attrs WHERE tenant = $1{filter_sql}"
-            " GROUP BY attr ORDER BY attr",
+            f"SELECT a.attr, count(DISTINCT a.seq) FROM entity_attrs a{where} GROUP BY a.attr ORDER BY a.attr",
             *params,
         )
         infos = {r[0]: AttributeInfo(r[0], int(r[1]), set(), set()) for r in rows}
         detail = await self.pool.fetch(
-            "SELECT DISTINCT a.attr, a.atype, t.type FROM entity_attrs a JOIN entity_types t ON t.seq = a.seq"
-            f" WHERE a.tenant = $1{filter_sql.replace('attr', 'a.attr')}",
+            f"SELECT DISTINCT a.attr, a.atype, t.type FROM entity_attrs a JOIN entity_types t ON t.seq = a.seq{where}",
             *params,
         )
         for attr, atype, type_name in detail:
@@ -297,15 +310,19 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
         )
         return None if row is None else with_stats(row[0], tuple(row)[1:])
 
-    async def list_subscriptions(self, tenant: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    async def list_subscriptions(
+        self, tenant: str, limit: int, offset: int, owner: str | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        where = "s.tenant = $1 AND ($2::text IS NULL OR s.doc -> '_owner' ->> 'id' = $2)"
         rows = await self.pool.fetch(
-            f"SELECT s.doc, {STATS_COLUMNS} FROM subscriptions s {STATS_JOIN} WHERE s.tenant = $1"
-            " ORDER BY s.seq LIMIT $2 OFFSET $3",
+            f"SELECT s.doc, {STATS_COLUMNS} FROM subscriptions s {STATS_JOIN} WHERE {where}"
+            " ORDER BY s.seq LIMIT $3 OFFSET $4",
             tenant,
+            owner,
             limit,
             offset,
         )
-        total = await self.pool.fetchval("SELECT count(*) FROM subscriptions WHERE tenant = $1", tenant)
+        total = await self.pool.fetchval(f"SELECT count(*) FROM subscriptions s WHERE {where}", tenant, owner)
         return [with_stats(r[0], tuple(r)[1:]) for r in rows], int(total)
 
     async def delete_subscription(self, tenant: str, sub_id: str) -> bool:

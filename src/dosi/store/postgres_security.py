@@ -1,4 +1,5 @@
-"""The PostgreSQL store's security tables: API keys, named secrets and the audit chain (mixed into PostgresStore)."""
+"""The PostgreSQL store's security tables: API keys, policies, secrets, the audit chain
+(mixed into PostgresStore)."""
 
 from __future__ import annotations
 
@@ -72,3 +73,19 @@ class PostgresSecurity:
             "SELECT seq, doc, hash FROM audit WHERE seq > $1 ORDER BY seq LIMIT $2", after, limit
         )
         return [(int(r[0]), r[1], r[2]) for r in rows]
+
+    async def put_policy(self, policy_id: str, doc: str, at: str) -> None:
+        await self.pool.execute(
+            "INSERT INTO policies (policy_id, doc, updated_at) VALUES ($1, $2, $3)"
+            " ON CONFLICT (policy_id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
+            policy_id,
+            doc,
+            at,
+        )
+
+    async def list_policies(self) -> list[tuple[str, str]]:
+        rows = await self.pool.fetch("SELECT policy_id, doc FROM policies ORDER BY policy_id")
+        return [(r[0], r[1]) for r in rows]
+
+    async def delete_policy(self, policy_id: str) -> bool:
+        return str(await self.pool.execute("DELETE FROM policies WHERE policy_id = $1", policy_id)) != "DELETE 0"

@@ -20,7 +20,7 @@ from dosi.ngsild.query import (
     TypeExpr,
     scope_regex,
 )
-from dosi.store.base import EntityQuery, indexed_comparison, single_type
+from dosi.store.base import EntityQuery, Selector, indexed_comparison, single_type
 from dosi.store.history_sql import LATEST_FIRST
 
 _COMPARE = {"==": "=", "!=": "<>", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
@@ -70,18 +70,9 @@ class PostgresWhere:
             clauses.append(f"e.id ~ {self.p(query.id_pattern)}")
         if query.types is not None and single is None:
             clauses.append(self.types(query.tenant, query.types))
-        if query.selectors:
-            alternatives = []
-            for selector in query.selectors:
-                parts = ["TRUE"]
-                if selector.ids:
-                    parts.append(f"e.id = ANY({self.p(list(selector.ids))}::text[])")
-                if selector.id_pattern is not None:
-                    parts.append(f"e.id ~ {self.p(selector.id_pattern)}")
-                if selector.types is not None:
-                    parts.append(self.types(query.tenant, selector.types))
-                alternatives.append("(" + " AND ".join(parts) + ")")
-            clauses.append("(" + " OR ".join(alternatives) + ")")
+        for selectors in (query.selectors or None, query.fence):
+            if selectors is not None:
+                clauses.append(self.any_of(query.tenant, selectors))
         if query.attrs:
             clauses.append(
                 "EXISTS (SELECT 1 FROM entity_attrs a WHERE a.seq = e.seq"
@@ -94,6 +85,22 @@ class PostgresWhere:
         if query.geo is not None:
             clauses.append(self.geo(query.tenant, query.geo))
         return " AND ".join(clauses)
+
+    def any_of(self, tenant: str, selectors: list[Selector]) -> str:
+        """The entities matching any of the selectors (none: no entity)."""
+        alternatives = []
+        for selector in selectors:
+            parts = ["TRUE"]
+            if selector.ids:
+                parts.append(f"e.id = ANY({self.p(list(selector.ids))}::text[])")
+            if selector.id_pattern is not None:
+                parts.append(f"e.id ~ {self.p(selector.id_pattern)}")
+            if selector.types is not None:
+                parts.append(self.types(tenant, selector.types))
+            if selector.scope_q is not None:
+                parts.append(self.scope(selector.scope_q))
+            alternatives.append("(" + " AND ".join(parts) + ")")
+        return "(" + (" OR ".join(alternatives) or "FALSE") + ")"
 
     def order_by(self, query: EntityQuery) -> str:
         terms = []

@@ -35,6 +35,7 @@ from dosi.store.base import (
     OutboxRow,
     PruneScope,
     QueryResult,
+    Selector,
     StoredContext,
     TimeWindow,
     TypeInfo,
@@ -260,42 +261,55 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
             skipped += count
         return None
 
-    async def types(self, tenant: str, type_iri: str | None = None) -> list[TypeInfo]:
-        sql = "SELECT type, count(*) FROM entity_types WHERE tenant = ?"
+    def _fenced(self, column: str, tenant: str, fence: list[Selector] | None, params: list[Any]) -> str:
+        """A clause keeping rows whose entity (`column` is its seq) lies inside the fence."""
+        if fence is None:
+            return ""
+        where = SqliteWhere(params)
+        inside = where.any_of(tenant, fence)
+        return f" AND {column} IN (SELECT e.seq FROM entities e WHERE {inside})"
+
+    async def types(
+        self, tenant: str, type_iri: str | None = None, fence: list[Selector] | None = None
+    ) -> list[TypeInfo]:
         params: list[Any] = [tenant]
+        where = " WHERE t.tenant = ?"
         if type_iri is not None:
-            sql += " AND type = ?"
+            where += " AND t.type = ?"
             params.append(type_iri)
+        where += self._fenced("t.seq", tenant, fence, params)
         infos = {
             row[0]: TypeInfo(row[0], int(row[1]), {})
-            for row in self.db.execute(sql + " GROUP BY type ORDER BY type", params)
+            for row in self.db.execute(
+                f"SELECT t.type, count(*) FROM entity_types t{where} GROUP BY t.type ORDER BY t.type", params
+            )
         }
         attr_sql = (
-            "SELECT DISTINCT t.type, a.attr, a.atype FROM entity_types t JOIN entity_attrs a"
-            " ON a.seq = t.seq WHERE t.tenant = ?"
+            f"SELECT DISTINCT t.type, a.attr, a.atype FROM entity_types t JOIN entity_attrs a ON a.seq = t.seq{where}"
         )
-        if type_iri is not None:
-            attr_sql += " AND t.type = ?"
         for type_name, attr, atype in self.db.execute(attr_sql, params):
             infos[type_name].attributes.setdefault(attr, set()).add(atype)
         return list(infos.values())
 
-    async def attributes(self, tenant: str, attr_iri: str | None = None) -> list[AttributeInfo]:
-        sql = "SELECT attr, count(DISTINCT seq) FROM entity_attrs WHERE tenant = ?"
+    async def attributes(
+        self, tenant: str, attr_iri: str | None = None, fence: list[Selector] | None = None
+    ) -> list[AttributeInfo]:
         params: list[Any] = [tenant]
+        where = " WHERE a.tenant = ?"
         if attr_iri is not None:
-            sql += " AND attr = ?"
+            where += " AND a.attr = ?"
             params.append(attr_iri)
+        where += self._fenced("a.seq", tenant, fence, params)
         infos = {
             row[0]: AttributeInfo(row[0], int(row[1]), set(), set())
-            for row in self.db.execute(sql + " GROUP BY attr ORDER BY attr", params)
+            for row in self.db.execute(
+                f"SELECT a.attr, count(DISTINCT a.seq) FROM entity_attrs a{where} GROUP BY a.attr ORDER BY a.attr",
+                params,
+            )
         }
         detail_sql = (
-            "SELECT DISTINCT a.attr, a.atype, t.type FROM entity_attrs a JOIN entity_types t"
-            " ON t.seq = a.seq WHERE a.tenant = ?"
+            f"SELECT DISTINCT a.attr, a.atype, t.type FROM entity_attrs a JOIN entity_types t ON t.seq = a.seq{where}"
         )
-        if attr_iri is not None:
-            detail_sql += " AND a.attr = ?"
         for attr, atype, type_name in self.db.execute(detail_sql, params):
             infos[attr].attribute_types.add(atype)
             infos[attr].types.add(type_name)
@@ -354,13 +368,19 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
         ).fetchone()
         return None if row is None else with_stats(orjson.loads(row[0]), row[1:])
 
-    async def list_subscriptions(self, tenant: str, limit: int, offset: int) -> tuple[list[dict[str, Any]], int]:
+    async def list_subscriptions(
+        self, tenant: str, limit: int, offset: int, owner: str | None = None
+    ) -> tuple[list[dict[str, Any]], int]:
+        where, params = "s.tenant = ?", [tenant]
+        if owner is not None:
+            where += " AND json_extract(s.doc, '$._owner.id') = ?"
+            params.append(owner)
         rows = self.db.execute(
-            f"SELECT s.doc, {STATS_COLUMNS} FROM subscriptions s {STATS_JOIN} WHERE s.tenant = ?"
+            f"SELECT s.doc, {STATS_COLUMNS} FROM subscriptions s {STATS_JOIN} WHERE {where}"
             " ORDER BY s.seq LIMIT ? OFFSET ?",
-            (tenant, limit, offset),
+            (*params, limit, offset),
         ).fetchall()
-        total = self.db.execute("SELECT count(*) FROM subscriptions WHERE tenant = ?", (tenant,)).fetchone()[0]
+        total = self.db.execute(f"SELECT count(*) FROM subscriptions s WHERE {where}", params).fetchone()[0]
         return [with_stats(orjson.loads(r[0]), r[1:]) for r in rows], int(total)
 
     async def delete_subscription(self, tenant: str, sub_id: str) -> bool:

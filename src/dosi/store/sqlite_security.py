@@ -1,4 +1,5 @@
-"""The SQLite store's security tables: API keys, named secrets and the audit chain (mixed into SqliteStore)."""
+"""The SQLite store's security tables: API keys, policies, secrets, the audit chain
+(mixed into SqliteStore)."""
 
 from __future__ import annotations
 
@@ -85,3 +86,19 @@ class SqliteSecurity:
             "SELECT seq, doc, hash FROM audit WHERE seq > ? ORDER BY seq LIMIT ?", (after, limit)
         ).fetchall()
         return [(int(r[0]), r[1], r[2]) for r in rows]
+
+    async def put_policy(self, policy_id: str, doc: str, at: str) -> None:
+        async with self._writing():
+            self.db.execute(
+                "INSERT INTO policies (policy_id, doc, updated_at) VALUES (?, ?, ?)"
+                " ON CONFLICT (policy_id) DO UPDATE SET doc = excluded.doc, updated_at = excluded.updated_at",
+                (policy_id, doc, at),
+            )
+
+    async def list_policies(self) -> list[tuple[str, str]]:
+        return [(r[0], r[1]) for r in self.db.execute("SELECT policy_id, doc FROM policies ORDER BY policy_id")]
+
+    async def delete_policy(self, policy_id: str) -> bool:
+        async with self._writing():
+            cursor = self.db.execute("DELETE FROM policies WHERE policy_id = ?", (policy_id,))
+        return cursor.rowcount > 0

@@ -21,7 +21,7 @@ from dosi.ngsild.query import (
     TypeExpr,
     scope_regex,
 )
-from dosi.store.base import EntityQuery, indexed_comparison, single_type
+from dosi.store.base import EntityQuery, Selector, indexed_comparison, single_type
 from dosi.store.history_sql import LATEST_FIRST
 
 _COMPARE = {"==": "=", "!=": "!=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
@@ -69,20 +69,9 @@ class SqliteWhere:
             self.params.append(query.id_pattern)
         if query.types is not None and single is None:
             self.clauses.append(self.types(query.tenant, query.types))
-        if query.selectors:
-            alternatives = []
-            for selector in query.selectors:
-                parts = ["1=1"]
-                if selector.ids:
-                    parts.append(f"e.id IN ({','.join('?' * len(selector.ids))})")
-                    self.params.extend(selector.ids)
-                if selector.id_pattern is not None:
-                    parts.append("dosi_regexp(?, e.id)")
-                    self.params.append(selector.id_pattern)
-                if selector.types is not None:
-                    parts.append(self.types(query.tenant, selector.types))
-                alternatives.append("(" + " AND ".join(parts) + ")")
-            self.clauses.append("(" + " OR ".join(alternatives) + ")")
+        for selectors in (query.selectors or None, query.fence):
+            if selectors is not None:
+                self.clauses.append(self.any_of(query.tenant, selectors))
         if query.attrs:
             marks = ",".join("?" * len(query.attrs))
             self.clauses.append(f"EXISTS (SELECT 1 FROM entity_attrs a WHERE a.seq = e.seq AND a.attr IN ({marks}))")
@@ -94,6 +83,24 @@ class SqliteWhere:
         if query.geo is not None:
             self.clauses.append(self.geo(query.tenant, query.geo))
         return " AND ".join(self.clauses), self.params
+
+    def any_of(self, tenant: str, selectors: list[Selector]) -> str:
+        """The entities matching any of the selectors (none: no entity)."""
+        alternatives = []
+        for selector in selectors:
+            parts = ["1=1"]
+            if selector.ids:
+                parts.append(f"e.id IN ({','.join('?' * len(selector.ids))})")
+                self.params.extend(selector.ids)
+            if selector.id_pattern is not None:
+                parts.append("dosi_regexp(?, e.id)")
+                self.params.append(selector.id_pattern)
+            if selector.types is not None:
+                parts.append(self.types(tenant, selector.types))
+            if selector.scope_q is not None:
+                parts.append(self.scope(selector.scope_q))
+            alternatives.append("(" + " AND ".join(parts) + ")")
+        return "(" + (" OR ".join(alternatives) or "0") + ")"
 
     def order_by(self, query: EntityQuery) -> str:
         """ORDER BY terms (their parameters are appended after the WHERE ones)."""

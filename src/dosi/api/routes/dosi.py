@@ -1,4 +1,5 @@
-"""Dosi's own resources beside NGSI-LD (under /dosi/v1): the data-model registry and ingest."""
+"""Dosi's own resources beside NGSI-LD (under /dosi/v1): the data-model registry and ingest (keys and policies
+are in `access`)."""
 
 from __future__ import annotations
 
@@ -14,14 +15,13 @@ from starlette.routing import Route
 from dosi.api.routes.common import hub_of
 from dosi.errors import BadRequestData, Forbidden
 from dosi.security.principal import Principal
-from dosi.service.keys import KeyService, describe
 
 
-def _json(body: Any, status: int = 200) -> Response:
+def json_response(body: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(body), status, media_type="application/json")
 
 
-async def _body(request: Request) -> bytes:
+async def read_body(request: Request) -> bytes:
     limit = hub_of(request).settings.max_body_bytes
     body = await request.body()
     if len(body) > limit:
@@ -47,12 +47,12 @@ def _tenants(request: Request) -> list[str] | None:
 
 # -- data models --------------------------------------------------------------------------------
 async def list_models(request: Request) -> Response:
-    return _json([m.summary() for m in hub_of(request).models.all()])
+    return json_response([m.summary() for m in hub_of(request).models.all()])
 
 
 async def get_model(request: Request) -> Response:
     model = await hub_of(request).models.get(request.path_params["type"])
-    return _json(model.summary())
+    return json_response(model.summary())
 
 
 async def model_schema(request: Request) -> Response:
@@ -70,7 +70,7 @@ async def register_model(request: Request) -> Response:
     if _tenants(request) is not None:  # a model applies to every tenant
         raise Forbidden("registering a data model needs an admin of every tenant / 모든 테넌트의 관리자만 가능합니다")
     try:
-        doc = orjson.loads(await _body(request))
+        doc = orjson.loads(await read_body(request))
     except orjson.JSONDecodeError:
         raise BadRequestData("the model must be JSON / 모델은 JSON이어야 합니다") from None
     model, created = await hub_of(request).models.register(doc)
@@ -81,14 +81,14 @@ async def register_model(request: Request) -> Response:
 # -- ingest ---------------------------------------------------------------------------------------
 async def push(request: Request) -> Response:
     principal = request.state.principal
-    outcome = await hub_of(request).ingest.push(request.path_params["source"], await _body(request), principal)
+    outcome = await hub_of(request).ingest.push(request.path_params["source"], await read_body(request), principal)
     rejected = [{"reason": r.reason, "outcome": r.outcome} for r in outcome.rejected]
     body = {"stored": outcome.stored, "duplicates": outcome.duplicates, "rejected": rejected}
-    return _json(body, 200 if not any(r["outcome"] == "rejected" for r in rejected) else 207)
+    return json_response(body, 200 if not any(r["outcome"] == "rejected" for r in rejected) else 207)
 
 
 async def status(request: Request) -> Response:
-    return _json(await hub_of(request).ingest.statuses(_tenants(request)))
+    return json_response(await hub_of(request).ingest.statuses(_tenants(request)))
 
 
 async def rejected(request: Request) -> Response:
@@ -96,54 +96,16 @@ async def rejected(request: Request) -> Response:
     pending = request.query_params.get("pending", "false") == "true"
     after, limit = _int(request, "after", 0, 0, 2**62), _int(request, "limit", 100, 1, 1000)
     rows = await hub_of(request).store.rejections(source, after, limit, pending, _tenants(request))
-    return _json([asdict(r) for r in rows])
+    return json_response([asdict(r) for r in rows])
 
 
 async def replay(request: Request) -> Response:
     limit = _int(request, "limit", 1000, 1, 10_000)
     done = await hub_of(request).ingest.replay(request.query_params.get("source"), limit, _tenants(request))
-    return _json(done)
-
-
-# -- API keys (admin) -------------------------------------------------------------------------------
-def _fence(request: Request) -> frozenset[str] | None:
-    principal: Principal = request.state.principal
-    return principal.tenants
-
-
-async def list_keys(request: Request) -> Response:
-    return _json([describe(k) for k in await KeyService(hub_of(request).store).listed(_fence(request))])
-
-
-async def issue_key(request: Request) -> Response:
-    try:
-        doc = orjson.loads(await _body(request))
-    except orjson.JSONDecodeError:
-        raise BadRequestData("the body must be JSON: {name, roles, tenants, days}") from None
-    if not isinstance(doc, dict):
-        raise BadRequestData("the body must be a JSON object: {name, roles, tenants, days}")
-    name, roles, tenants, days = doc.get("name"), doc.get("roles"), doc.get("tenants", [""]), doc.get("days")
-    if not isinstance(name, str) or not isinstance(roles, list) or not all(isinstance(r, str) for r in roles):
-        raise BadRequestData("name must be a string and roles a list of role names")
-    if tenants is not None and (not isinstance(tenants, list) or not all(isinstance(t, str) for t in tenants)):
-        raise BadRequestData("tenants must be a list of tenant names, or null for every tenant")
-    if days is not None and (isinstance(days, bool) or not isinstance(days, int | float)):
-        raise BadRequestData("days must be a number")
-    issued = await KeyService(hub_of(request).store).issue(name, roles, tenants, days, _fence(request))
-    body = {**describe(issued.key), "key": issued.text}  # the only time the key is shown
-    return Response(orjson.dumps(body), 201, media_type="application/json",
-                    headers={"Location": f"/dosi/v1/keys/{issued.key.key_id}"})  # fmt: skip
-
-
-async def revoke_key(request: Request) -> Response:
-    await KeyService(hub_of(request).store).revoke(request.path_params["key_id"], _fence(request))
-    return Response(status_code=204)
+    return json_response(done)
 
 
 routes = [
-    Route("/keys", list_keys, methods=["GET"]),
-    Route("/keys", issue_key, methods=["POST"]),
-    Route("/keys/{key_id}", revoke_key, methods=["DELETE"]),
     Route("/models", list_models, methods=["GET"]),
     Route("/models", register_model, methods=["POST"]),
     Route("/models/{type}", get_model, methods=["GET"]),
