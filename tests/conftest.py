@@ -80,6 +80,8 @@ async def store(settings: Settings) -> AsyncIterator[EntityStore]:
     store = open_store(settings)
     await store.open()
     await store.reset()
+    for policy_id, _ in await store.list_policies():  # `dosi db reset` keeps access rules, like keys
+        await store.delete_policy(policy_id)
     try:
         yield store
     finally:

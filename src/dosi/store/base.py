@@ -335,6 +335,7 @@ def only_type_filter(query: EntityQuery) -> bool:
         query.scope_q,
         query.geo,
         query.order_by,
+        query.fence,
     )
     return single_type(query) is not None and all(value is None for value in others)
 

@@ -108,6 +108,7 @@ class HistoryWhere:
             id_pattern=query.id_pattern,
             types=query.types,
             selectors=query.selectors,
+            fence=query.fence,  # what the caller may read: the entity's current types, id and scope
         )
         source, where = filters.entities(named)
         recorded = ["h.tenant = e.tenant", "h.entity_id = e.id"]
