@@ -316,7 +316,10 @@ async def test_policy_api_checks_its_input(hub: httpx.AsyncClient, store: Entity
         answer = await hub.post(POLICIES, json=bad, headers=keyed(admin))
         assert answer.status_code == 400 and answer.json()["type"].endswith("BadRequestData"), bad
     made = await policy(hub, admin, **good)
-    assert made["types"] == ["https://uri.etsi.org/ngsi-ld/default-context/ParkingSpot"]
+    # a registered model's type means the model's IRI and the default vocabulary's (entities written without
+    # the model's @context have the latter)
+    assert made["types"] == ["https://smartdatamodels.org/dataModel.Parking/ParkingSpot",
+                             "https://uri.etsi.org/ngsi-ld/default-context/ParkingSpot"]  # fmt: skip
     path = f"{POLICIES}/{made['id']}"
     assert (await hub.get(path, headers=keyed(admin))).json() == made
     replaced = await hub.put(path, json={**good, "types": ["Streetlight"]}, headers=keyed(admin))
@@ -343,3 +346,21 @@ async def test_restricted_reads_are_audited(hub: httpx.AsyncClient, store: Entit
     assert [(d["action"], d["purpose"], d["rows"], d["subject"]) for d in docs] == [
         ("read", "research", 1, key_id(researcher))
     ]
+
+
+async def test_a_device_pushes_only_what_its_policy_allows(hub: httpx.AsyncClient, store: EntityStore) -> None:
+    admin = await make_key(store, ["admin"])
+    await store.put_source("meters", 'name = "meters"\nkind = "http"\ntenant = "seoul"\nvalidation = "off"\n'
+                           '[mapping]\ntype = "Meter"\nid = "urn:ngsi-ld:Meter:{m}"\n[mapping.attributes]\n'
+                           'reading = "r"\n', "2026-12-05T00:00:00Z")  # fmt: skip
+    device = await make_key(store, [], ["seoul"])
+    await policy(hub, admin, subject=f"key:{key_id(device)}", actions=["create", "update"], tenant="seoul",
+                 types=["Meter"], idPattern=":Meter:jongno-")  # fmt: skip
+    body = b'[{"m": "jongno-1", "r": 5}, {"m": "gangnam-1", "r": 7}]'
+    answer = await hub.post("http://dosi.test/dosi/v1/ingest/meters", content=body, headers=keyed(device, "seoul"))
+    assert answer.status_code == 207, answer.text
+    assert answer.json()["stored"] == 1 and "may not create" in answer.json()["rejected"][0]["reason"]
+    assert await store.get("seoul", "urn:ngsi-ld:Meter:jongno-1") is not None
+    assert await store.get("seoul", "urn:ngsi-ld:Meter:gangnam-1") is None
+    logged = await store.rejections("meters", 0, 10, pending=True)
+    assert len(logged) == 1 and "gangnam-1" in logged[0].payload

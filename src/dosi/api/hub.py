@@ -58,7 +58,7 @@ class Hub:
         registry = ModelRegistry()
         contexts.model_context = registry.context_document
         validation = Validation(registry, settings.validation, settings.validation_tenants)
-        policies = PolicyService(store, settings.policy_refresh)
+        policies = PolicyService(store, settings.policy_refresh, registry)
         notifier = Notifier(store, contexts, validation, policies)
         entities = EntityService(store, notifier)
         batch = BatchService(store, notifier)

@@ -13,7 +13,8 @@ from typing import Any
 import orjson
 
 from dosi.errors import BadRequestData, Forbidden, ResourceNotFound
-from dosi.ngsild.context import ActiveContext
+from dosi.models.registry import ModelRegistry
+from dosi.ngsild.context import DEFAULT_VOCAB, ActiveContext
 from dosi.ngsild.model import is_uri, now_iso
 from dosi.security.policy import Access, Policy, decide, parse_policy
 from dosi.security.principal import Principal
@@ -23,9 +24,10 @@ _NAMED = ("types", "attributes")  # members holding names that the active @conte
 
 
 class PolicyService:
-    def __init__(self, store: EntityStore, refresh: float = 5.0):
+    def __init__(self, store: EntityStore, refresh: float = 5.0, registry: ModelRegistry | None = None):
         self.store = store
         self.refresh = refresh
+        self.registry = registry
         self._policies: list[Policy] = []
         self._loaded = -float("inf")
 
@@ -44,9 +46,11 @@ class PolicyService:
         if not isinstance(doc, dict):
             raise BadRequestData("a policy must be a JSON object / 정책은 JSON 객체여야 합니다")
         doc = {k: v for k, v in doc.items() if k != "@context"}
+        terms = self._model_terms(doc.get("types"))
         for member in _NAMED:
             if isinstance(doc.get(member), list):
-                doc[member] = [ctx.expand(n) if isinstance(n, str) else n for n in doc[member]]
+                names = [_expanded(n, ctx, terms) if isinstance(n, str) else [n] for n in doc[member]]
+                doc[member] = list(dict.fromkeys(iri for group in names for iri in group))
         given = doc.pop("id", None)
         policy_id = policy_id or given or f"urn:dosi:policy:{uuid.uuid4()}"
         if given is not None and given != policy_id:
@@ -58,6 +62,16 @@ class PolicyService:
         await self.store.put_policy(policy.id, orjson.dumps(policy.document()).decode(), now_iso())
         self._loaded = -float("inf")
         return policy
+
+    def _model_terms(self, types: Any) -> dict[str, str]:
+        """The terms of the registered data models named in `types` (ParkingSpot, status, ...)."""
+        terms: dict[str, str] = {}
+        if self.registry is not None and isinstance(types, list):
+            for name in types:
+                model = self.registry.get(name) if isinstance(name, str) else None
+                if model is not None:
+                    terms.update(model.context())
+        return terms
 
     async def list(self, admin: Principal) -> list[Policy]:
         return [p for p in await self.all() if admin.tenants is None or p.tenant in admin.tenants]
@@ -72,6 +86,16 @@ class PolicyService:
         await self.get(admin, policy_id)
         await self.store.delete_policy(policy_id)
         self._loaded = -float("inf")
+
+
+def _expanded(name: str, ctx: ActiveContext, terms: dict[str, str]) -> list[str]:
+    """A name as the active @context expands it. A term it leaves to the default vocabulary that a data model
+    named in the policy defines means both (an entity written without the model's @context has the former),
+    so `ParkingSpot` covers the registered ParkingSpot model however its entities were written."""
+    iri = ctx.expand(name)
+    if iri == DEFAULT_VOCAB + name and name in terms:
+        return [terms[name], iri]
+    return [iri]
 
 
 def _within_fence(admin: Principal, policy: Policy) -> None:
