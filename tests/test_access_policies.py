@@ -15,8 +15,10 @@ from typing import Any
 
 import httpx
 import pytest
+from click.testing import CliRunner
 
 from dosi.api.app import create_app
+from dosi.cli import main
 from dosi.ngsild.model import now_iso
 from dosi.settings import Settings
 from dosi.store.base import EntityStore, TimeWindow
@@ -364,3 +366,18 @@ async def test_a_device_pushes_only_what_its_policy_allows(hub: httpx.AsyncClien
     assert await store.get("seoul", "urn:ngsi-ld:Meter:gangnam-1") is None
     logged = await store.rejections("meters", 0, 10, pending=True)
     assert len(logged) == 1 and "gangnam-1" in logged[0].payload
+
+
+def test_policies_from_the_command_line(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path}/cli.db"
+    runner = CliRunner()
+    made = runner.invoke(main, ["policies", "add", "--subject", "role:public", "--action", "read", "--tenant",
+                                "seoul", "--scope", "/Seoul/Gangnam", "--database-url", url])  # fmt: skip
+    assert made.exit_code == 0, made.output
+    policy_id = json.loads(made.output)["id"]
+    listed = runner.invoke(main, ["policies", "list", "--database-url", url])
+    assert policy_id in listed.output and "/Seoul/Gangnam" in listed.output
+    bad = runner.invoke(main, ["policies", "add", "--subject", "role:admin", "--action", "read", "--database-url", url])
+    assert bad.exit_code == 1 and "admin" in bad.output
+    assert runner.invoke(main, ["policies", "remove", policy_id, "--database-url", url]).exit_code == 0
+    assert runner.invoke(main, ["policies", "show", policy_id, "--database-url", url]).exit_code == 1

@@ -40,7 +40,8 @@ def keys() -> None:
 
 @keys.command(help="Create a key; it is shown once / 키 발급 (한 번만 표시됩니다)")
 @click.option("--name", required=True, help="Who or what uses the key, e.g. 'air-sensors-jongno'")
-@click.option("--role", "roles", multiple=True, required=True, type=click.Choice(sorted(ROLE_ACTIONS)))
+@click.option("--role", "roles", multiple=True, type=click.Choice(sorted(ROLE_ACTIONS)),
+              help="Its roles (none: only what policies naming the key grant)")  # fmt: skip
 @click.option("--tenant", "tenants", multiple=True, help="Tenants the key may use (default: the default tenant)")
 @click.option("--all-tenants", is_flag=True, help="Every tenant (admin keys)")
 @click.option("--days", type=float, default=None, help="Expire after this many days")

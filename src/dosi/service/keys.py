@@ -53,7 +53,7 @@ class KeyService:
         if not name or len(name) > 100:
             raise BadRequestData("a key needs a name of 1 to 100 characters / 키 이름이 필요합니다")
         unknown = [r for r in roles if r not in ROLE_ACTIONS]
-        if not roles or unknown:
+        if unknown:
             raise BadRequestData(f"roles must be some of {', '.join(sorted(ROLE_ACTIONS))}")
         if days is not None and not 0 < days <= 3650:
             raise BadRequestData("days must be between 0 and 3650")
