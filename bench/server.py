@@ -38,9 +38,10 @@ class Server:
 
     def start(self, timeout: float = 60.0) -> Server:
         began = time.perf_counter()
-        self.process = subprocess.Popen(
-            self.command, env=self.env, stdout=self.log.open("wb"), stderr=subprocess.STDOUT, start_new_session=True
-        )
+        with self.log.open("wb") as log:  # the child keeps its own copy of the descriptor
+            self.process = subprocess.Popen(
+                self.command, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+            )
         deadline = began + timeout
         while time.perf_counter() < deadline:
             if self.process.poll() is not None:

@@ -15,6 +15,7 @@ from starlette.responses import Response
 from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from dosi.api import openapi
 from dosi.api.auth import AuthMiddleware
 from dosi.api.hub import Hub
 from dosi.api.routes import access, batch, contexts, discovery, dosi, entities, subscriptions, temporal
@@ -107,6 +108,7 @@ def create_app(settings: Settings | None = None, store: EntityStore | None = Non
             Mount(PREFIX, routes=api_routes),
             Mount("/dosi/v1", routes=[*dosi.routes, *access.routes]),
             Route("/health", health),
+            Route("/openapi.json", openapi_json),
         ],
         lifespan=lifespan,
         exception_handlers={DosiError: on_dosi_error, HTTPException: on_http_error, Exception: on_unexpected},
@@ -117,6 +119,10 @@ def create_app(settings: Settings | None = None, store: EntityStore | None = Non
         AuthMiddleware(app, PREFIX, authenticator, hub.policies, hub.store, open_access(settings), settings),
         app.state,
     )
+
+
+async def openapi_json(request: Request) -> Response:
+    return Response(orjson.dumps(openapi.document()), media_type="application/openapi+json")
 
 
 async def health(request: Request) -> Response:

@@ -25,7 +25,8 @@ from dosi.store.base import EntityStore
 
 PURPOSE_HEADER = "dosi-purpose"  # the purpose a request states, for policies bound to one (and the audit)
 
-PUBLIC_PATHS = frozenset({"/health"})  # answered without credentials (load balancers); everything else is checked
+# answered without credentials (load balancers, the API description); everything else is checked
+PUBLIC_PATHS = frozenset({"/health", "/openapi.json"})
 
 
 class AuthMiddleware:
