@@ -135,32 +135,40 @@ def _server_errors(log: Path) -> list[str]:
     return [line for line in log.read_text(errors="replace").splitlines() if "Traceback" in line]
 
 
+def _explore(operation: Any, mode: Any, server: Server, headers: dict[str, str], never: list[str]) -> list[str]:
+    """Run one operation's generated cases; returns the problems seen."""
+    problems: list[str] = []
+
+    @given(case=operation.as_strategy(generation_mode=mode))
+    @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    def probe(case: Any) -> None:
+        response = case.call(base_url=server.base, headers=headers, timeout=30)
+        where = f"{case.method} {case.formatted_path} ({mode.value})"
+        if response.status_code >= 500:
+            problems.append(f"{where}: {response.status_code} {response.text[:300]}")
+        elif response.status_code < 300:
+            leaked = [marker for marker in never if marker in response.text]
+            if leaked:
+                problems.append(f"{where}: shows {leaked}")
+        elif not (response.headers.get("content-type") or [""])[0].startswith("application/"):
+            problems.append(f"{where}: {response.status_code} without a ProblemDetails body")
+
+    probe()
+    return problems
+
+
 @pytest.mark.parametrize("role", list(NEVER_SHOWN))
 def test_schemathesis_finds_no_server_error_and_no_policy_violation(served: Any, role: str) -> None:
     server, keys = served
     schema = schemathesis.openapi.from_url(server.base + "/openapi.json")
     headers = {"X-API-Key": keys[role], "NGSILD-Tenant": "seoul"}
     never = [*NEVER_SHOWN[role], *ALWAYS_HIDDEN]
-    problems: list[str] = []
-    for result in schema.get_all_operations():
-        operation = result.ok()
-        for mode in schemathesis.GenerationMode:
-
-            @given(case=operation.as_strategy(generation_mode=mode))
-            @settings(max_examples=EXAMPLES, deadline=None, derandomize=True, database=None,
-                      suppress_health_check=list(HealthCheck))  # fmt: skip
-            def probe(case: Any) -> None:
-                response = case.call(base_url=server.base, headers=headers, timeout=30)
-                where = f"{case.method} {case.formatted_path} ({mode.value})"
-                if response.status_code >= 500:
-                    problems.append(f"{where}: {response.status_code} {response.text[:300]}")
-                elif response.status_code < 300:
-                    leaked = [marker for marker in never if marker in response.text]
-                    if leaked:
-                        problems.append(f"{where}: shows {leaked} to {role}")
-                elif not (response.headers.get("content-type") or [""])[0].startswith("application/"):
-                    problems.append(f"{where}: {response.status_code} without a ProblemDetails body")
-
-            probe()
-    assert problems == [], "\n".join(problems[:30])
+    problems = [
+        problem
+        for result in schema.get_all_operations()
+        for mode in schemathesis.GenerationMode
+        for problem in _explore(result.ok(), mode, server, headers, never)
+    ]
+    assert problems == [], f"{role}:\n" + "\n".join(problems[:30])
     assert _server_errors(server.log) == []

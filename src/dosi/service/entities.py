@@ -55,12 +55,12 @@ class EntityService:
         check_id(entity_id)
         if current().unlimited("read"):
             entity = await self.store.get(tenant, entity_id)
-        else:
+            count_rows(0 if entity is None else 1)
+        else:  # through the fenced query
             found = await self.query(EntityQuery(tenant=tenant, ids=[entity_id], limit=1))
             entity = found.entities[0] if found.entities else None
         if entity is None:
             raise ResourceNotFound(f"entity {entity_id} not found")
-        count_rows(1)
         return entity
 
     async def query(self, query: EntityQuery) -> QueryResult:

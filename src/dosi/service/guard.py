@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from dosi.errors import Forbidden
+from dosi.ngsild.model import SCOPE
 from dosi.security.context import current
 from dosi.security.policy import Access
 from dosi.store.base import Entity, EntityQuery, EntityStore, HistoryRow, OutboxRow, WriteTransaction
@@ -101,12 +102,18 @@ class Guarded:
 
     async def add_history(self, rows: list[HistoryRow], upsert: bool = False) -> None:
         touched: dict[str, tuple[list[str], set[str]]] = {}
+        scopes: dict[str, Any] = {}  # scope instances written with the history (temporal provision)
         for row in rows:
             types, attrs = touched.setdefault(row.entity_id, ([], set()))
             types.extend(t for t in row.types if t not in types)
-            attrs.add(row.attr)
+            if row.attr == SCOPE:
+                scopes[row.entity_id] = row.doc.get("value")
+            else:
+                attrs.add(row.attr)
         for entity_id, (types, attrs) in touched.items():
             entity = await self._entity_of(entity_id, types)
+            if entity_id in scopes:
+                entity["scope"] = scopes[entity_id]
             action = "update" if entity.get("attrs") else "create"
             self._check(action, entity, sorted(attrs))
         await self.tx.add_history(rows, upsert)
