@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 import re2
 
+from dosi.errors import BadRequestData
 from dosi.ngsild.geo import matches as geo_matches
 from dosi.ngsild.model import GEO_IRIS
 from dosi.ngsild.query import (
@@ -36,6 +37,14 @@ def _regex(pattern: str) -> Any:
     options = re2.Options()
     options.log_errors = False
     return re2.compile(pattern, options)
+
+
+def user_regex(pattern: str) -> Any:
+    """A client's pattern compiled by RE2 (linear time: it cannot hang the server); BadRequestData if invalid."""
+    try:
+        return _regex(pattern)
+    except re2.error:
+        raise BadRequestData(f"invalid regular expression {pattern!r}") from None
 
 
 def matches_types(entity: dict[str, Any], expr: TypeExpr) -> bool:

@@ -20,9 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import re2
-
 from dosi.errors import BadRequestData
+from dosi.ngsild.evaluate import user_regex
 from dosi.ngsild.query import Or, ScopeTerm, TypeExpr
 from dosi.security.principal import ACTIONS, ROLE_ACTIONS, Principal
 from dosi.store.base import Entity, Selector
@@ -55,7 +54,7 @@ class Grant:
     def covers(self, entity: Entity) -> bool:
         if self.types is not None and not any(t in self.types for t in entity.get("type", ())):
             return False
-        if self.id_pattern is not None and not _regex(self.id_pattern).search(str(entity.get("id", ""))):
+        if self.id_pattern is not None and not user_regex(self.id_pattern).search(str(entity.get("id", ""))):
             return False
         if self.scopes is not None:
             return any(_under(scope, self.scopes) for scope in entity.get("scope") or ())
@@ -143,7 +142,7 @@ def parse_policy(doc: Any, policy_id: str) -> Policy:
         raise BadRequestData("admin is granted by the admin role only / admin 권한은 admin 역할만 가집니다")
     id_pattern = _optional_text(doc, "idPattern")
     if id_pattern is not None:
-        _regex(id_pattern)
+        user_regex(id_pattern)
     scopes = _names(doc, "scopes")
     if scopes is not None and not all(_SCOPE.match(s) for s in scopes):
         raise BadRequestData("each scope must look like /Seoul/Gangnam / 범위 형식 오류")
@@ -274,15 +273,6 @@ def attributes_of(entity: Entity) -> list[str]:
 
 def _under(scope: str, datasets: tuple[str, ...]) -> bool:
     return any(scope == d or scope.startswith(d + "/") for d in datasets)
-
-
-def _regex(pattern: str) -> Any:
-    options = re2.Options()
-    options.log_errors = False
-    try:
-        return re2.compile(pattern, options)
-    except re2.error:
-        raise BadRequestData(f"invalid idPattern {pattern!r} / 잘못된 정규식") from None
 
 
 def _instant(text: str) -> datetime:

@@ -6,10 +6,9 @@ from collections.abc import Mapping
 from dataclasses import replace
 from typing import Any
 
-import re2
-
 from dosi.errors import BadRequestData, InvalidRequest, TooManyResults
 from dosi.ngsild.context import ActiveContext
+from dosi.ngsild.evaluate import user_regex
 from dosi.ngsild.join import Tree, parse_tree
 from dosi.ngsild.model import LOCATION, is_uri
 from dosi.ngsild.query import (
@@ -91,12 +90,7 @@ def _check_patterns(node: QNode) -> None:
 
 
 def check_pattern(pattern: str) -> None:
-    try:
-        options = re2.Options()
-        options.log_errors = False
-        re2.compile(pattern, options)
-    except re2.error:
-        raise BadRequestData(f"invalid regular expression {pattern!r}") from None
+    user_regex(pattern)
     if "**" in pattern:
         raise BadRequestData(f"invalid regular expression {pattern!r}")
 

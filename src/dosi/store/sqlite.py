@@ -13,16 +13,15 @@ import sqlite3
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import lru_cache
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import orjson
-import re2
 
 from dosi.errors import BadRequestData
 from dosi.ngsild import geo
+from dosi.ngsild.evaluate import user_regex
 from dosi.store.base import (
     RECORD_DELIVERY,
     STATS_COLUMNS,
@@ -58,20 +57,10 @@ PRUNE_SLICE = 10_000  # history rows deleted per statement when pruning
 PAST_THE_END = 1 << 62  # a seq no entity has: the page after the last one is empty
 
 
-@lru_cache(maxsize=512)
-def _compiled(pattern: str) -> Any:
-    options = re2.Options()
-    options.log_errors = False
-    try:
-        return re2.compile(pattern, options)
-    except re2.error:
-        raise BadRequestData(f"invalid regular expression {pattern!r}") from None
-
-
 def _regexp(pattern: str, value: Any) -> bool:
     if not isinstance(value, str):
         return False
-    return _compiled(pattern).search(value) is not None
+    return user_regex(pattern).search(value) is not None
 
 
 def _geo_match(stored: str, rel: str, query: str, max_d: float | None, min_d: float | None) -> bool:
