@@ -296,6 +296,13 @@ async def test_subscriptions_belong_to_their_owner_and_notify_only_what_it_reads
     bodies = [json.loads(r.payload) for r in rows if r.subscription_id == location]
     data = [item for body in bodies for item in body["data"]]
     assert [(d["id"], attributes_of(d)) for d in data] == [("urn:ngsi-ld:ParkingSpot:gangnam-1", {"status"})]
+    # a revoked key's subscriptions fall silent
+    await store.revoke_api_key(key_id(app), now_iso())
+    again = await hub.patch("/entities/urn:ngsi-ld:ParkingSpot:gangnam-1/attrs", headers=keyed(admin, "seoul"),
+                            json={"status": {"type": "Property", "value": "free"}})  # fmt: skip
+    assert again.status_code == 204
+    later = await store.claim_outbox(time.time() + 1, 60, 100, now_iso())
+    assert [r for r in later if r.subscription_id == location] == []
 
 
 async def test_policy_api_checks_its_input(hub: httpx.AsyncClient, store: EntityStore) -> None:

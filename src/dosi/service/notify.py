@@ -199,9 +199,17 @@ class Notifier:
         if self.policies is None or not isinstance(owner, dict):
             return EVERYTHING
         who = Principal.from_document(owner)
-        if not who.may_use(tenant):
+        if not who.may_use(tenant) or not await self._key_alive(who):
             return NOTHING
         return await self.policies.access(who, tenant, sub.get("_purpose"))
+
+    async def _key_alive(self, who: Principal) -> bool:
+        """An owner that is an API key must still be valid: revoking a key silences its subscriptions."""
+        if who.kind != "apikey":
+            return True
+        key = await self.store.get_api_key(who.subject)
+        now = now_iso()
+        return key is not None and key.revoked_at is None and (key.expires_at is None or key.expires_at > now)
 
     async def _data(
         self, tenant: str, sub: dict[str, Any], entities: list[Entity], ctx: ActiveContext, access: Access
