@@ -312,3 +312,15 @@ async def test_admin_api_for_keys(secured: httpx.AsyncClient, store: EntityStore
     again = await secured.post("/entities", json={"id": "urn:x:k2", "type": "T"}, headers=keyed(issued["key"], "seoul"))
     assert again.status_code == 401
     assert (await secured.delete(f"{keys}/{issued['id']}", headers=keyed(admin))).status_code == 404
+
+
+async def test_a_nul_character_in_a_url_is_a_clean_400(secured: httpx.AsyncClient, store: EntityStore) -> None:
+    admin = await make_key(store, ["admin"])
+    for url in (
+        "http://dosi.test/dosi/v1/ingest/rejected?source=%00",  # found by Schemathesis: PostgreSQL refused it
+        "http://dosi.test/dosi/v1/keys/a%00b",
+        "/entities/urn:ngsi-ld:x%00y",
+        "/entities?type=A%00",
+    ):
+        answer = await secured.get(url, headers=keyed(admin))
+        assert answer.status_code == 400 and answer.json()["type"].endswith("BadRequestData"), url

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -16,10 +17,10 @@ from starlette.routing import Mount, Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from dosi.api import openapi
-from dosi.api.auth import AuthMiddleware
+from dosi.api.auth import AuthMiddleware, send_problem
 from dosi.api.hub import Hub
 from dosi.api.routes import access, batch, contexts, discovery, dosi, entities, subscriptions, temporal
-from dosi.errors import DosiError, InternalError, MethodNotAllowed, ResourceNotFound
+from dosi.errors import BadRequestData, DosiError, InternalError, MethodNotAllowed, ResourceNotFound
 from dosi.notify.worker import DeliveryWorker
 from dosi.security.authenticate import Authenticator
 from dosi.security.mode import open_access
@@ -56,8 +57,12 @@ async def on_unexpected(request: Request, exc: Exception) -> Response:
     return problem_response(InternalError("an unexpected error occurred; it has been logged"))
 
 
+NUL_IN_QUERY = re.compile(rb"%00")
+
+
 class TrailingSlash:
-    """Treat /entities/ like /entities: NGSI-LD clients send both."""
+    """Treat /entities/ like /entities (NGSI-LD clients send both), and refuse a NUL character anywhere in the
+    path or query string (no stored text can hold one: PostgreSQL refuses it) before any route sees it."""
 
     def __init__(self, app: ASGIApp, state: Any = None):
         self.app = app
@@ -66,6 +71,9 @@ class TrailingSlash:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
             path: str = scope["path"]
+            if "\x00" in path or NUL_IN_QUERY.search(scope.get("query_string", b"")):
+                await send_problem(BadRequestData("a NUL character (%00) cannot stand in a request"), send)
+                return
             if len(path) > 1 and path.endswith("/"):
                 scope = dict(scope)
                 scope["path"] = path[:-1]

@@ -76,7 +76,7 @@ class AuthMiddleware:
             self._limit(principal, tenant)
         except DosiError as err:
             await self._audit(principal, tenant, purpose, action, method, path, err.status, "deny")
-            await _problem(err, send)
+            await send_problem(err, send)
             return
         scope["state"]["principal"] = principal
         served = Served(principal, access, purpose)
@@ -133,7 +133,7 @@ class AuthMiddleware:
         await self.store.append_audit([doc])
 
 
-async def _problem(error: DosiError, send: Send) -> None:
+async def send_problem(error: DosiError, send: Send) -> None:
     body = orjson.dumps(error.problem())
     headers: list[tuple[bytes, bytes]] = [(b"content-type", b"application/json")]
     if isinstance(error, Unauthorized):
