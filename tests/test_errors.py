@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import httpx
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from dosi.api.app import problem_response
+from dosi.api.app import create_app, problem_response
 from dosi.errors import ALL_ERRORS, DosiError
+from dosi.settings import Settings
+from dosi.store.base import EntityStore
 
 ETSI_NAMED = {
     "InvalidRequest",
@@ -128,3 +132,21 @@ async def test_context_that_is_no_url_is_a_client_error(client: httpx.AsyncClien
     body = {"id": "urn:x:ctx", "type": "T", "@context": "a:"}
     answer = await client.post("/entities", json=body, headers={"Content-Type": "application/ld+json"})
     assert answer.status_code == 400, answer.text
+
+
+async def test_a_query_string_that_is_not_utf8_is_a_client_error(settings: Settings, store: EntityStore) -> None:
+    app = create_app(settings, store)
+    answers: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        answers.append(message)
+
+    scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
+             "path": "/ngsi-ld/v1/entities", "raw_path": b"/ngsi-ld/v1/entities", "query_string": b"type=\xff\xfe",
+             "root_path": "", "headers": [(b"host", b"dosi.test")], "client": ("127.0.0.1", 1),
+             "server": ("127.0.0.1", 80)}  # fmt: skip
+    await app(scope, receive, send)
+    assert answers[0]["status"] == 400

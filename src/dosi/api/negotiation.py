@@ -99,13 +99,13 @@ class Incoming:
 def incoming(request: Request, allowed: Iterable[str] = ()) -> Incoming:
     """Parse the query string (unknown parameters are an InvalidRequest), tenant and Link."""
     params: dict[str, str] = {}
-    allowed_set = set(allowed)
+    raw_query = request.scope.get("query_string", b"")  # not request.url: building the URL costs more than this
     try:
-        pairs = parse_qsl(request.url.query, keep_blank_values=True, strict_parsing=False)
-    except ValueError:
+        pairs = parse_qsl(raw_query.decode(), keep_blank_values=True) if raw_query else []
+    except ValueError:  # UnicodeDecodeError included
         raise InvalidRequest("the query string is malformed") from None
     for key, value in pairs:
-        if key not in allowed_set:
+        if key not in allowed:
             raise InvalidRequest(f"unknown query parameter {key!r}")
         if key in params:
             params[key] = params[key] + "," + value
