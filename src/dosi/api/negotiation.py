@@ -68,7 +68,7 @@ def _media_ranges(accept: str) -> list[tuple[str, float]]:
 
 def choose_accept(accept: str | None, geo: bool = False) -> str:
     """The media type to answer with. 406 when none of Accept can be produced."""
-    if not accept:
+    if not accept or accept == JSON or accept == "*/*":  # what most clients send: no parsing needed
         return JSON
     offered = [JSON, JSONLD] + ([GEOJSON] if geo else [])
     for media, quality in _media_ranges(accept):
