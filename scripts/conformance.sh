@@ -31,7 +31,7 @@ trap stop_server EXIT
 
 for group in "${GROUPS_TO_RUN[@]}"; do
   "$DOSI" db reset --yes >/dev/null
-  "$DOSI" serve >"$RESULTS/dosi.log" 2>&1 &
+  "$DOSI" serve >"$RESULTS/dosi-$(echo "$group" | tr '/' '_').log" 2>&1 &
   server=$!
   for _ in $(seq 100); do curl -sf -o /dev/null "http://127.0.0.1:$PORT/health" && break; sleep 0.1; done
   out="$RESULTS/$(echo "$group" | tr '/' '_')"
