@@ -42,10 +42,6 @@ def serving(served: Served) -> Iterator[None]:
         _SERVED.reset(token)
 
 
-def served() -> Served | None:
-    return _SERVED.get()
-
-
 def principal() -> Principal:
     state = _SERVED.get()
     return OPEN if state is None else state.principal

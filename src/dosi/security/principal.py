@@ -24,9 +24,6 @@ class Principal:
     tenants: frozenset[str] | None = None  # the tenants it may use; None: every tenant
     client: str | None = None  # the OAuth client (azp) the user came through
 
-    def may(self, action: str) -> bool:
-        return any(action in ROLE_ACTIONS.get(role, frozenset()) for role in self.roles)
-
     def may_use(self, tenant: str) -> bool:
         return self.tenants is None or tenant in self.tenants
 
