@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from dosi.errors import BadRequestData
+from dosi.errors import AlreadyExists, BadRequestData
 from dosi.ngsild.context import core_active
 from dosi.ngsild.parse import Parser
 from dosi.ngsild.query import AttrPath, TypeExpr, parse_geo_query, parse_q, parse_scope_query
@@ -16,6 +16,7 @@ from dosi.store.base import EntityQuery, EntityStore, Selector, StoredContext
 
 CTX = core_active()
 VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
+LOCATION = "https://uri.etsi.org/ngsi-ld/location"
 
 
 def make(entity_id: str, etype: str | list[str] = "Building", **attrs: Any) -> dict[str, Any]:
@@ -114,6 +115,39 @@ async def test_failed_transaction_writes_nothing(store: EntityStore) -> None:
             raise RuntimeError("boom")
     assert await store.get("", "urn:x:1") is None
     assert await store.types("") == []
+
+
+def near(point: list[float], metres: int) -> Any:
+    geo = parse_geo_query(f"near;maxDistance=={metres}", "Point", str(point), None)
+    assert geo is not None
+    return type(geo)(geo.georel, geo.geometry, LOCATION, geo.max_distance, geo.min_distance)
+
+
+async def test_create_refuses_an_existing_id_and_writes_nothing(store: EntityStore) -> None:
+    async with store.transaction("") as tx:
+        await tx.create(make("urn:x:1", name="a"))
+    with pytest.raises(AlreadyExists):  # at once or when the transaction writes: never half of it
+        async with store.transaction("") as tx:
+            await tx.create(make("urn:x:2", name="b"))
+            await tx.create(make("urn:x:1", name="changed"))
+    assert await store.get("", "urn:x:2") is None
+    stored = await store.get("", "urn:x:1")
+    assert stored is not None and stored["attrs"][VOCAB + "name"][0]["value"] == "a"
+    assert {t.type: t.count for t in await store.types("")} == {VOCAB + "Building": 1}
+
+
+async def test_replace_keeps_every_index_true(store: EntityStore) -> None:
+    near_a, near_b = (near(point["coordinates"], 1000) for point in (POINT_A, POINT_B))
+    await put(store, make("urn:x:1", ["Building", "Museum"], height=10, name="old", location=POINT_A))
+    async with store.transaction("") as tx:  # one type, one attribute and the location change; one of each stays
+        await tx.replace(make("urn:x:1", ["Building", "Tower"], height=99, colour="red", location=POINT_B))
+    assert await ids(store, types=types("Museum")) == []
+    assert await ids(store, types=types("Tower")) == await ids(store, types=types("Building")) == ["urn:x:1"]
+    assert {t.type: t.count for t in await store.types("")} == {VOCAB + "Building": 1, VOCAB + "Tower": 1}
+    assert await q_ids(store, "height==10") == [] and await q_ids(store, "height==99") == ["urn:x:1"]
+    assert await q_ids(store, 'name=="old"') == [] and await q_ids(store, 'colour=="red"') == ["urn:x:1"]
+    assert await ids(store, geo=near_a) == [] and await ids(store, geo=near_b) == ["urn:x:1"]
+    assert {a.attr for a in await store.attributes("")} == {VOCAB + "height", VOCAB + "colour", LOCATION}
 
 
 async def test_tenants_are_isolated(store: EntityStore) -> None:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from dosi.errors import AlreadyExists, BadRequestData, DosiError, ResourceNotFound
+from dosi.errors import BadRequestData, DosiError, ResourceNotFound
 from dosi.ngsild.context import ActiveContext
 from dosi.ngsild.model import is_uri, now_iso
 from dosi.ngsild.parse import Parser, parse_scope, parse_types
@@ -46,8 +46,7 @@ class EntityService:
         entity = Parser(ctx, now, key_values).entity(body)
         rules.stamp_entity(entity, now)
         async with self.notifier.write(tenant) as tx:
-            if not await tx.insert(entity):
-                raise AlreadyExists(f"entity {entity['id']} already exists")
+            await tx.create(entity)
         return str(entity["id"])
 
     async def retrieve(self, tenant: str, entity_id: str) -> Entity:

@@ -12,7 +12,7 @@ from typing import Any
 
 import orjson
 
-from dosi.errors import Forbidden
+from dosi.errors import AlreadyExists, Forbidden
 from dosi.ngsild.model import SCOPE
 from dosi.security.context import current
 from dosi.security.policy import Access
@@ -61,6 +61,10 @@ class Guarded:
         if inserted:
             self._before[entity["id"]] = orjson.loads(orjson.dumps(entity))
         return inserted
+
+    async def create(self, entity: Entity) -> None:
+        if not await self.insert(entity):
+            raise AlreadyExists(f"entity {entity['id']} already exists")
 
     async def replace(self, entity: Entity) -> None:
         before = await self._stored(entity["id"])

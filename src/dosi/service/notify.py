@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from dosi.errors import AlreadyExists
 from dosi.ngsild import notification as rules
 from dosi.ngsild.context import DEFAULT_CORE_URL, ActiveContext
 from dosi.ngsild.join import Joiner
@@ -110,6 +111,16 @@ class Recording:
             if self.listening:
                 self.after[entity["id"]] = _snapshot(entity)
         return inserted
+
+    async def create(self, entity: Entity) -> None:
+        if self.mode != "off":  # an existing entity is refused before it is checked, as by insert
+            if not await self.insert(entity):
+                raise AlreadyExists(f"entity {entity['id']} already exists")
+            return
+        await self.tx.create(entity)
+        self._remember(entity["id"], None)
+        if self.listening:
+            self.after[entity["id"]] = _snapshot(entity)
 
     async def replace(self, entity: Entity) -> None:
         self._check(entity)

@@ -1,4 +1,4 @@
-"""The write side of the PostgreSQL store: one transaction's entity writes, held and flushed in bulk."""
+"""The write side of the PostgreSQL store: one transaction's writes, held and flushed in one statement."""
 
 from __future__ import annotations
 
@@ -20,42 +20,80 @@ from dosi.store.base import (
 from dosi.store.history_sql import COLUMNS
 from dosi.store.postgres_sql import PostgresWhere
 
-# Index upkeep in one statement each (data-modifying CTEs): round trips, not rows, are what writes wait on.
-# type_buckets rows are shared by every writer of a type: they change only when an entity's types do.
-REPLACE_SQL = """
-WITH upd AS (
-    UPDATE entities e SET doc = u.doc::jsonb, modified_at = u.modified
-    FROM unnest($2::text[], $3::text[], $4::text[]) AS u(id, doc, modified)
-    WHERE e.tenant = $1 AND e.id = u.id RETURNING e.id, e.seq
+# A transaction's held writes go out as ONE statement (data-modifying CTEs): the entities updated and inserted,
+# their index rows (stale ones deleted, new ones added), history instances and outbox rows. Round trips, not rows,
+# are what writes wait on. Index tables without a unique key (values, geo) are deleted and re-inserted: every CTE
+# reads the statement's snapshot, so the DELETE never sees the rows inserted beside it. Keyed ones (types, attrs)
+# lose only the rows the new document no longer has. type_buckets rows are shared by every writer of a type: they
+# change only when an entity's types do.
+WRITE_SQL = f"""
+WITH u AS (
+    SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bool[])
+    AS u(id, doc, created, modified, new)
+), upd AS (
+    UPDATE entities e SET doc = u.doc::jsonb, modified_at = u.modified FROM u
+    WHERE NOT u.new AND e.tenant = $1 AND e.id = u.id RETURNING e.id, e.seq
+), ins AS (
+    INSERT INTO entities (tenant, id, doc, created_at, modified_at)
+    SELECT $1, u.id, u.doc::jsonb, u.created, u.modified FROM u WHERE u.new
+    ON CONFLICT (tenant, id) DO NOTHING RETURNING id, seq
+), written AS (
+    SELECT id, seq FROM upd UNION ALL SELECT id, seq FROM ins
+), tenant AS (
+    INSERT INTO tenants (tenant) SELECT $1 WHERE EXISTS (SELECT 1 FROM ins) ON CONFLICT DO NOTHING
 ), kept AS (
-    SELECT upd.seq, k.type FROM upd JOIN unnest($5::text[], $6::text[]) AS k(id, type) ON k.id = upd.id
+    SELECT w.seq, k.type FROM written w JOIN unnest($7::text[], $8::text[]) AS k(id, type) ON k.id = w.id
 ), gone AS (
     DELETE FROM entity_types t USING upd WHERE t.seq = upd.seq
     AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.seq = t.seq AND kept.type = t.type)
-    RETURNING t.tenant, t.type, t.seq
+    RETURNING t.type, t.seq
+), added AS (
+    INSERT INTO entity_types (tenant, type, seq) SELECT $1, type, seq FROM kept ON CONFLICT DO NOTHING
+    RETURNING type, seq
 ), buckets AS (
-    UPDATE type_buckets b SET n = b.n - c.k
-    FROM (SELECT tenant, type, seq >> 12 AS bucket, count(*) AS k FROM gone GROUP BY 1, 2, 3) AS c
-    WHERE b.tenant = c.tenant AND b.type = c.type AND b.bucket = c.bucket
+    INSERT INTO type_buckets (tenant, type, bucket, n)
+    SELECT $1, c.type, c.bucket, sum(c.k) FROM (
+        SELECT type, seq >> 12 AS bucket, 1 AS k FROM added UNION ALL SELECT type, seq >> 12, -1 FROM gone
+    ) AS c GROUP BY c.type, c.bucket HAVING sum(c.k) <> 0
+    ON CONFLICT (tenant, type, bucket) DO UPDATE SET n = type_buckets.n + EXCLUDED.n
+), attrs_now AS (
+    SELECT w.seq, a.attr, a.atype
+    FROM written w JOIN unnest($9::text[], $10::text[], $11::text[]) AS a(id, attr, atype) ON a.id = w.id
+), attrs_gone AS (
+    DELETE FROM entity_attrs x USING upd WHERE x.seq = upd.seq AND NOT EXISTS (
+        SELECT 1 FROM attrs_now n WHERE n.seq = x.seq AND n.attr = x.attr AND n.atype = x.atype
+    )
 ), attrs AS (
-    DELETE FROM entity_attrs x USING upd WHERE x.seq = upd.seq
-), vals AS (
+    INSERT INTO entity_attrs (tenant, attr, seq, atype) SELECT $1, attr, seq, atype FROM attrs_now
+    ON CONFLICT DO NOTHING
+), vals_gone AS (
     DELETE FROM entity_values x USING upd WHERE x.seq = upd.seq
-), geos AS (
+), vals AS (
+    INSERT INTO entity_values (tenant, attr, seq, num, txt) SELECT $1, v.attr, w.seq, v.num, v.txt
+    FROM written w JOIN unnest($12::text[], $13::text[], $14::float8[], $15::text[]) AS v(id, attr, num, txt)
+    ON v.id = w.id
+), geos_gone AS (
     DELETE FROM entity_geo x USING upd WHERE x.seq = upd.seq
+), geos AS (
+    INSERT INTO entity_geo (seq, tenant, attr, geom)
+    SELECT w.seq, $1, g.attr, ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(g.geojson), 4326))
+    FROM written w JOIN unnest($16::text[], $17::text[], $18::text[]) AS g(id, attr, geojson) ON g.id = w.id
+), history AS (
+    INSERT INTO history (tenant, {COLUMNS}) SELECT $1, h.entity_id, h.types::jsonb, h.attr, h.instance_id,
+    h.dataset_id, h.observed_ts, h.created_ts, h.modified_ts, h.deleted_ts, h.num, h.doc::jsonb
+    FROM unnest($19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::float8[], $25::float8[],
+    $26::float8[], $27::float8[], $28::float8[], $29::text[]) AS h(entity_id, types, attr, instance_id,
+    dataset_id, observed_ts, created_ts, modified_ts, deleted_ts, num, doc)
+), outbox AS (
+    INSERT INTO outbox (tenant, subscription_id, notification_id, endpoint, payload, created_at, next_at)
+    SELECT o.tenant, o.sub, o.nid, o.endpoint::jsonb, o.payload, o.created, 0
+    FROM unnest($30::text[], $31::text[], $32::text[], $33::text[], $34::text[], $35::text[])
+    AS o(tenant, sub, nid, endpoint, payload, created)
+    RETURNING 1
 )
-SELECT id, seq FROM upd
-"""
-INSERT_SQL = """
-WITH ins AS (
-    INSERT INTO entities (tenant, id, doc, created_at, modified_at)
-    SELECT $1, u.id, u.doc::jsonb, u.created, u.modified
-    FROM unnest($2::text[], $3::text[], $4::text[], $5::text[]) AS u(id, doc, created, modified)
-    ON CONFLICT (tenant, id) DO NOTHING RETURNING id, seq
-), tenant AS (
-    INSERT INTO tenants (tenant) VALUES ($1) ON CONFLICT DO NOTHING
-)
-SELECT id, seq FROM ins
+SELECT id, seq FROM written
+UNION ALL  -- the wake-up that the delivery workers receive when this transaction commits
+SELECT NULL, NULL FROM (SELECT pg_notify('dosi_outbox', '') FROM (SELECT 1 FROM outbox LIMIT 1) AS o) AS n
 """
 UNINDEX_SQL = """
 WITH gone AS (
@@ -70,25 +108,6 @@ WITH gone AS (
     DELETE FROM entity_values WHERE seq = ANY($1::bigint[])
 )
 DELETE FROM entity_geo WHERE seq = ANY($1::bigint[])
-"""
-INDEX_SQL = """
-WITH added AS (
-    INSERT INTO entity_types (tenant, type, seq) SELECT $1, u.type, u.seq
-    FROM unnest($2::text[], $3::bigint[]) AS u(type, seq) ON CONFLICT DO NOTHING RETURNING type, seq
-), attrs AS (
-    INSERT INTO entity_attrs (tenant, attr, seq, atype) SELECT $1, u.attr, u.seq, u.atype
-    FROM unnest($4::text[], $5::bigint[], $6::text[]) AS u(attr, seq, atype) ON CONFLICT DO NOTHING
-), vals AS (
-    INSERT INTO entity_values (tenant, attr, seq, num, txt) SELECT $1, u.attr, u.seq, u.num, u.txt
-    FROM unnest($7::text[], $8::bigint[], $9::float8[], $10::text[]) AS u(attr, seq, num, txt)
-), geos AS (
-    INSERT INTO entity_geo (seq, tenant, attr, geom)
-    SELECT u.seq, $1, u.attr, ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(u.geojson), 4326))
-    FROM unnest($11::bigint[], $12::text[], $13::text[]) AS u(seq, attr, geojson)
-)
-INSERT INTO type_buckets (tenant, type, bucket, n)
-SELECT $1, type, seq >> 12, count(*) FROM added GROUP BY type, seq >> 12
-ON CONFLICT (tenant, type, bucket) DO UPDATE SET n = type_buckets.n + EXCLUDED.n
 """
 
 
@@ -120,14 +139,16 @@ class _Pending:
 
 
 class PostgresTransaction:
-    """Writes of one transaction. Entity writes are held and flushed together, a few statements per flush
-    whatever the number of entities; entities a transaction reads are locked (FOR UPDATE) and remembered."""
+    """Writes of one transaction. Entity writes, history instances and outbox rows are held and flushed together in
+    one statement whatever their number; entities a transaction reads are locked (FOR UPDATE) and remembered."""
 
     def __init__(self, conn: Any, tenant: str):
         self.conn = conn
         self.tenant = tenant
         self._known: dict[str, str | None] = {}  # id -> stored document (JSON text) or None when absent
         self._pending: dict[str, _Pending] = {}
+        self._history: list[HistoryRow] = []
+        self._outbox: list[OutboxRow] = []
 
     async def prefetch(self, entity_ids: list[str]) -> None:
         missing = sorted({i for i in entity_ids if i not in self._known and i not in self._pending})
@@ -159,6 +180,13 @@ class PostgresTransaction:
         self._pending[entity_id] = _Pending.of(entity, new=True)
         return True
 
+    async def create(self, entity: Entity) -> None:
+        """Insert without reading first: an id that exists raises AlreadyExists when the transaction writes."""
+        entity_id = entity["id"]
+        if entity_id in self._pending or self._known.get(entity_id) is not None:
+            raise AlreadyExists(f"entity {entity_id} already exists")
+        self._pending[entity_id] = _Pending.of(entity, new=True)
+
     async def replace(self, entity: Entity) -> None:
         entity_id = entity["id"]
         if entity_id in self._pending:
@@ -169,42 +197,33 @@ class PostgresTransaction:
         self._pending[entity_id] = _Pending.of(entity, new=new)
 
     async def flush(self) -> None:
-        """Write the held entities: one UPDATE, one INSERT, then their index rows, in bulk."""
-        if not self._pending:
+        """Write what is held (entities, their index rows, history, outbox) in one statement."""
+        if not (self._pending or self._history or self._outbox):
             return
         pending, self._pending = self._pending, {}
-        old = [(i, p) for i, p in pending.items() if not p.new]
-        new = [(i, p) for i, p in pending.items() if p.new]
-        written: list[tuple[int, _Pending]] = []
-        if old:
-            kept = [(i, t) for i, p in old for t in p.types]
-            rows = await self.conn.fetch(
-                REPLACE_SQL,
-                self.tenant,
-                [i for i, _ in old],
-                [p.doc for _, p in old],
-                [p.modified for _, p in old],
-                [i for i, _ in kept],
-                [t for _, t in kept],
-            )
-            seqs = {r[0]: r[1] for r in rows}
-            written += [(seqs[i], p) for i, p in old]
-        if new:
-            rows = await self.conn.fetch(
-                INSERT_SQL,
-                self.tenant,
-                [i for i, _ in new],
-                [p.doc for _, p in new],
-                [p.created for _, p in new],
-                [p.modified for _, p in new],
-            )
-            seqs = {r[0]: r[1] for r in rows}
-            raced = [i for i, _ in new if i not in seqs]
-            if raced:  # created by a concurrent transaction after this one found it absent
-                raise AlreadyExists(f"entity {raced[0]} was created concurrently")
-            written += [(seqs[i], p) for i, p in new]
-        await self._index(written)
-        for entity_id, item in pending.items():
+        history, self._history = self._history, []
+        outbox, self._outbox = self._outbox, []
+        items = list(pending.items())
+        types = [(i, t) for i, p in items for t in p.types]
+        attrs = [(i, attr, atype) for i, p in items for attr, atype in p.attrs]
+        values = [(i, attr, num, txt) for i, p in items for attr, num, txt in p.values]
+        geos = [(i, attr, geojson) for i, p in items for attr, geojson in p.geos]
+        rows = await self.conn.fetch(
+            WRITE_SQL,
+            self.tenant,
+            *_columns([(i, p.doc, p.created, p.modified, p.new) for i, p in items], 5),
+            *_columns(types, 2),
+            *_columns(attrs, 3),
+            *_columns(values, 4),
+            *_columns(geos, 3),
+            *_columns([_history_columns(r) for r in history], 11),
+            *_columns([_outbox_columns(r) for r in outbox], 6),
+        )
+        written = {r[0] for r in rows if r[0] is not None}
+        raced = [i for i, p in items if p.new and i not in written]
+        if raced:  # the id exists: created by a concurrent transaction, or never read by this one (create)
+            raise AlreadyExists(f"entity {raced[0]} already exists")
+        for entity_id, item in items:
             self._known[entity_id] = item.doc
 
     async def delete(self, entity_id: str) -> bool:
@@ -240,26 +259,13 @@ class PostgresTransaction:
         return [r[0] for r in rows]
 
     async def add_outbox(self, rows: list[OutboxRow]) -> None:
-        # one statement: the rows, and the wake-up that listeners receive when this transaction commits
-        await self.conn.execute(
-            "WITH added AS (INSERT INTO outbox"
-            " (tenant, subscription_id, notification_id, endpoint, payload, created_at, next_at)"
-            " SELECT u.tenant, u.sub, u.nid, u.endpoint::jsonb, u.payload, u.created, 0"
-            " FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[])"
-            " AS u(tenant, sub, nid, endpoint, payload, created))"
-            " SELECT pg_notify('dosi_outbox', '')",
-            [r.tenant for r in rows],
-            [r.subscription_id for r in rows],
-            [r.notification_id for r in rows],
-            [orjson.dumps(r.endpoint).decode() for r in rows],
-            [r.payload for r in rows],
-            [r.created_at for r in rows],
-        )
+        self._outbox += rows  # written by flush, with the wake-up that listeners receive at commit
 
     async def add_history(self, rows: list[HistoryRow], upsert: bool = False) -> None:
         if not rows:
             return
-        if upsert:  # one instance per (attribute, datasetId, observedAt)
+        if upsert:  # one instance per (attribute, datasetId, observedAt): the ones they replace go first
+            await self.flush()
             timed = [r for r in rows if r.observed_ts is not None]
             await self.conn.execute(
                 "DELETE FROM history h USING unnest($2::text[], $3::text[], $4::text[], $5::float8[])"
@@ -277,25 +283,7 @@ class PostgresTransaction:
                 " AND dataset_id IS NOT DISTINCT FROM $4 AND observed_ts IS NULL",
                 [(self.tenant, r.entity_id, r.attr, r.dataset_id) for r in rows if r.observed_ts is None],
             )
-        await self.conn.execute(
-            f"INSERT INTO history (tenant, {COLUMNS}) SELECT $1, u.entity_id, u.types::jsonb, u.attr, u.instance_id,"
-            " u.dataset_id, u.observed_ts, u.created_ts, u.modified_ts, u.deleted_ts, u.num, u.doc::jsonb"
-            " FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::float8[], $8::float8[],"
-            " $9::float8[], $10::float8[], $11::float8[], $12::text[]) AS u(entity_id, types, attr, instance_id,"
-            " dataset_id, observed_ts, created_ts, modified_ts, deleted_ts, num, doc)",
-            self.tenant,
-            [r.entity_id for r in rows],
-            [orjson.dumps(r.types).decode() for r in rows],
-            [r.attr for r in rows],
-            [r.instance_id for r in rows],
-            [r.dataset_id for r in rows],
-            [r.observed_ts for r in rows],
-            [r.created_ts for r in rows],
-            [r.modified_ts for r in rows],
-            [r.deleted_ts for r in rows],
-            [r.num for r in rows],
-            [orjson.dumps(r.doc).decode() for r in rows],
-        )
+        self._history += rows
 
     async def delete_history(
         self,
@@ -305,6 +293,7 @@ class PostgresTransaction:
         every_dataset: bool = True,
         instance_id: str | None = None,
     ) -> int:
+        await self.flush()
         sql = "DELETE FROM history WHERE tenant = $1 AND entity_id = $2"
         params: list[Any] = [self.tenant, entity_id]
         if attr is not None:
@@ -320,6 +309,7 @@ class PostgresTransaction:
         return int(status.split()[-1])
 
     async def replace_history_instance(self, row: HistoryRow) -> bool:
+        await self.flush()
         status = await self.conn.execute(
             "UPDATE history SET observed_ts = $1, modified_ts = $2, num = $3, doc = $4, dataset_id = $5"
             " WHERE tenant = $6 AND entity_id = $7 AND attr = $8 AND instance_id = $9",
@@ -339,26 +329,19 @@ class PostgresTransaction:
         if seqs:
             await self.conn.execute(UNINDEX_SQL, seqs)
 
-    async def _index(self, written: list[tuple[int, _Pending]]) -> None:
-        if not written:
-            return
-        types = [(seq, t) for seq, p in written for t in p.types]
-        attrs = [(seq, attr, atype) for seq, p in written for attr, atype in p.attrs]
-        values = [(seq, attr, num, txt) for seq, p in written for attr, num, txt in p.values]
-        geos = [(seq, attr, geojson) for seq, p in written for attr, geojson in p.geos]
-        await self.conn.execute(
-            INDEX_SQL,
-            self.tenant,
-            [t for _, t in types],
-            [seq for seq, _ in types],
-            [a[1] for a in attrs],
-            [a[0] for a in attrs],
-            [a[2] for a in attrs],
-            [v[1] for v in values],
-            [v[0] for v in values],
-            [v[2] for v in values],
-            [v[3] for v in values],
-            [g[0] for g in geos],
-            [g[1] for g in geos],
-            [g[2] for g in geos],
-        )
+
+def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
+    """Rows of `width` values as `width` parallel arrays: what unnest() takes."""
+    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
+
+
+def _history_columns(r: HistoryRow) -> tuple[Any, ...]:
+    types = orjson.dumps(r.types).decode()
+    doc = orjson.dumps(r.doc).decode()
+    return (r.entity_id, types, r.attr, r.instance_id, r.dataset_id, r.observed_ts, r.created_ts, r.modified_ts,
+            r.deleted_ts, r.num, doc)  # fmt: skip
+
+
+def _outbox_columns(r: OutboxRow) -> tuple[Any, ...]:
+    endpoint = orjson.dumps(r.endpoint).decode()
+    return (r.tenant, r.subscription_id, r.notification_id, endpoint, r.payload, r.created_at)

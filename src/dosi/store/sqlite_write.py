@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
+from dosi.errors import AlreadyExists
 from dosi.ngsild.model import bbox
 from dosi.store.base import (
     Entity,
@@ -102,6 +103,10 @@ class SqliteTransaction:
         self._index(int(cursor.lastrowid or 0), entity)
         self.db.execute("INSERT OR IGNORE INTO tenants (tenant) VALUES (?)", (self.tenant,))
         return True
+
+    async def create(self, entity: Entity) -> None:
+        if not await self.insert(entity):
+            raise AlreadyExists(f"entity {entity['id']} already exists")
 
     async def replace(self, entity: Entity) -> None:
         row = self.db.execute(
