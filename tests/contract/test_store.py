@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -148,6 +149,26 @@ async def test_replace_keeps_every_index_true(store: EntityStore) -> None:
     assert await q_ids(store, 'name=="old"') == [] and await q_ids(store, 'colour=="red"') == ["urn:x:1"]
     assert await ids(store, geo=near_a) == [] and await ids(store, geo=near_b) == ["urn:x:1"]
     assert {a.attr for a in await store.attributes("")} == {VOCAB + "height", VOCAB + "colour", LOCATION}
+
+
+async def test_cancelled_transaction_writes_nothing_and_leaves_the_store_usable(store: EntityStore) -> None:
+    started = asyncio.Event()
+
+    async def write_forever() -> None:
+        async with store.transaction("") as tx:
+            await tx.insert(make("urn:x:1"))
+            started.set()
+            await asyncio.sleep(3600)
+
+    for _ in range(12):  # more than a PostgreSQL pool holds: each connection is reused after a cancelled write
+        started.clear()
+        task = asyncio.create_task(write_forever())
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+    await put(store, make("urn:x:2"))
+    assert await store.get("", "urn:x:1") is None and await store.get("", "urn:x:2") is not None
 
 
 async def test_tenants_are_isolated(store: EntityStore) -> None:

@@ -241,6 +241,7 @@ class PostgresTransaction:
     async def delete_matching(self, query: EntityQuery) -> int:
         await self.flush()
         self._known.clear()
+        await self.conn.execute("SET LOCAL plan_cache_mode = auto")  # a query's plan depends on its values
         where = PostgresWhere()
         sql = where.build(query)
         rows = await self.conn.fetch(
