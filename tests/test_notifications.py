@@ -12,10 +12,12 @@ import orjson
 import pytest
 
 from dosi.api.app import create_app
-from dosi.api.hub import Hub
+from dosi.api.hub import Hub, open_store
 from dosi.notify.worker import DeliveryWorker
 from dosi.settings import Settings
 from dosi.store.base import EntityStore
+
+API = "http://dosi.test/ngsi-ld/v1"
 
 
 @dataclass
@@ -229,3 +231,27 @@ async def test_mqtt_notification(hub_client: Any, mosquitto: int) -> None:
     message = orjson.loads(messages[0])
     assert message["metadata"]["Content-Type"] == "application/json" and message["metadata"]["k"] == "v"
     assert message["body"]["data"][0]["pm25"]["value"] == 42
+
+
+async def test_a_subscription_made_by_another_worker_is_honoured_by_the_next_write(
+    notify_settings: Settings, store: EntityStore
+) -> None:
+    """Workers keep each tenant's subscriptions in memory; one made or removed elsewhere counts from the next write."""
+    other = open_store(notify_settings)  # a second worker process's own store
+    await other.open()
+    try:
+        this_app, other_app = create_app(notify_settings, store), create_app(notify_settings, other)
+        async with (
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=this_app), base_url=API) as this,
+            httpx.AsyncClient(transport=httpx.ASGITransport(app=other_app), base_url=API) as elsewhere,
+        ):
+            assert (await this.post("/entities", json=station(1))).status_code == 201  # no subscription yet
+            made = await elsewhere.post("/subscriptions", json=subscription("http://127.0.0.1:9/n"))
+            assert made.status_code == 201
+            await this.patch(f"/entities/{station(0)['id']}/attrs", json={"pm25": {"type": "Property", "value": 2}})
+            assert await store.outbox_size() == 1
+            assert (await elsewhere.delete("/subscriptions/urn:ngsi-ld:Subscription:s1")).status_code == 204
+            await this.patch(f"/entities/{station(0)['id']}/attrs", json={"pm25": {"type": "Property", "value": 3}})
+            assert await store.outbox_size() == 1
+    finally:
+        await other.close()

@@ -172,18 +172,20 @@ class Notifier:
             mode = self.validation.mode(tenant) if self.validation is not None else "off"
         async with self.store.transaction(tenant) as tx:
             now = now_iso()
-            subs = [s for s in await tx.subscriptions() if rules.is_live(s, now) and "timeInterval" not in s]
             recording = Recording(guard(tx), True, now, self.validation, mode)
             yield recording
             changed = recording.changes()
             history = [row for change in changed for row in rows_of_change(change)]
             if history:
                 await tx.add_history(history)
-            if subs:
-                rows = await self._owed(tenant, subs, changed)
+            while True:  # until the notifications were made from the subscriptions in force when written
+                subs = [s for s in await tx.subscriptions() if rules.is_live(s, now) and "timeInterval" not in s]
+                rows = await self._owed(tenant, subs, changed) if subs else []
                 if rows:
                     await tx.add_outbox(rows)
-                    queued = True
+                if await tx.flush():
+                    queued = bool(rows)
+                    break
         if queued:
             self.wake()
         if recording.flags:

@@ -44,7 +44,7 @@ from dosi.store.history_sql import when as _when
 from dosi.store.postgres_ingest import PostgresIngest
 from dosi.store.postgres_security import PostgresSecurity
 from dosi.store.postgres_sql import PostgresHistoryFilters, PostgresWhere
-from dosi.store.postgres_write import PostgresTransaction
+from dosi.store.postgres_write import PostgresTransaction, Subscriptions
 
 try:
     import asyncpg
@@ -122,6 +122,7 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
         self.url = url
         self._pool: Any = None
         self._leases: dict[str, Any] = {}  # roles this process leads (try_lead): the connection holding each lock
+        self._subscriptions: dict[str, Subscriptions] = {}  # each tenant's, for writes (checked as they write)
 
     @property
     def pool(self) -> Any:
@@ -163,9 +164,10 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
             await conn.execute(BEGIN_WRITE)
             committed = False
             try:
-                tx = PostgresTransaction(conn, tenant)
+                tx = PostgresTransaction(conn, tenant, self._subscriptions)
                 yield tx
-                await tx.flush()
+                if not await tx.flush() and tx.dropped_outbox:  # whoever adds outbox rows flushes them first
+                    raise RuntimeError("notifications were made from subscriptions that changed before the write")
                 await conn.execute("COMMIT")
                 committed = True
             except Exception as err:
@@ -298,10 +300,11 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
         return bool(await self.pool.fetchval("SELECT EXISTS (SELECT 1 FROM tenants WHERE tenant = $1)", tenant))
 
     async def reset(self) -> None:
+        self._subscriptions.clear()
         await self.pool.execute(
             "TRUNCATE entities, entity_types, entity_attrs, entity_values, entity_geo, tenants, contexts,"
             " subscriptions, subscription_stats, type_buckets, outbox, history, data_models, ingest_sources,"
-            " ingest_status, ingest_rejections RESTART IDENTITY"
+            " ingest_status, ingest_rejections, subscription_versions RESTART IDENTITY"
         )
 
     async def insert_subscription(self, tenant: str, doc: dict[str, Any]) -> bool:

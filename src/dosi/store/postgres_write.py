@@ -84,16 +84,26 @@ WITH u AS (
     FROM unnest($19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::float8[], $25::float8[],
     $26::float8[], $27::float8[], $28::float8[], $29::text[]) AS h(entity_id, types, attr, instance_id,
     dataset_id, observed_ts, created_ts, modified_ts, deleted_ts, num, doc)
+), version AS (  -- of the tenant's subscriptions: outbox rows made from another version are not written
+    SELECT coalesce((SELECT version FROM subscription_versions WHERE tenant = $1), 0) AS n
 ), outbox AS (
     INSERT INTO outbox (tenant, subscription_id, notification_id, endpoint, payload, created_at, next_at)
     SELECT o.tenant, o.sub, o.nid, o.endpoint::jsonb, o.payload, o.created, 0
     FROM unnest($30::text[], $31::text[], $32::text[], $33::text[], $34::text[], $35::text[])
     AS o(tenant, sub, nid, endpoint, payload, created)
+    WHERE $36::bigint IS NULL OR $36::bigint = (SELECT n FROM version)
     RETURNING 1
 )
 SELECT id, seq FROM written
+UNION ALL
+SELECT NULL, n FROM version
 UNION ALL  -- the wake-up that the delivery workers receive when this transaction commits
 SELECT NULL, NULL FROM (SELECT pg_notify('dosi_outbox', '') FROM (SELECT 1 FROM outbox LIMIT 1) AS o) AS n
+"""
+# the tenant's subscriptions and their version, as of one snapshot
+SUBSCRIPTIONS_SQL = """
+SELECT coalesce((SELECT version FROM subscription_versions WHERE tenant = $1), 0),
+       coalesce((SELECT array_agg(doc ORDER BY seq) FROM subscriptions WHERE tenant = $1), '{}')
 """
 UNINDEX_SQL = """
 WITH gone AS (
@@ -109,6 +119,14 @@ WITH gone AS (
 )
 DELETE FROM entity_geo WHERE seq = ANY($1::bigint[])
 """
+
+
+@dataclass(frozen=True)
+class Subscriptions:
+    """A tenant's subscriptions as of `version`."""
+
+    version: int
+    docs: list[dict[str, Any]]
 
 
 @dataclass
@@ -142,9 +160,12 @@ class PostgresTransaction:
     """Writes of one transaction. Entity writes, history instances and outbox rows are held and flushed together in
     one statement whatever their number; entities a transaction reads are locked (FOR UPDATE) and remembered."""
 
-    def __init__(self, conn: Any, tenant: str):
+    def __init__(self, conn: Any, tenant: str, subscriptions: dict[str, Subscriptions]):
         self.conn = conn
         self.tenant = tenant
+        self._subscriptions = subscriptions  # the process's, by tenant (shared by its transactions)
+        self._version: int | None = None  # of the subscriptions this transaction was given
+        self.dropped_outbox = False  # outbox rows were held against subscriptions that had changed
         self._known: dict[str, str | None] = {}  # id -> stored document (JSON text) or None when absent
         self._pending: dict[str, _Pending] = {}
         self._history: list[HistoryRow] = []
@@ -196,10 +217,11 @@ class PostgresTransaction:
             new = self._known[entity_id] is None
         self._pending[entity_id] = _Pending.of(entity, new=new)
 
-    async def flush(self) -> None:
-        """Write what is held (entities, their index rows, history, outbox) in one statement."""
+    async def flush(self) -> bool:
+        """Write what is held (entities, their index rows, history, outbox) in one statement. False when the
+        tenant's subscriptions changed since `subscriptions()` answered: the outbox rows held were not written."""
         if not (self._pending or self._history or self._outbox):
-            return
+            return True
         pending, self._pending = self._pending, {}
         history, self._history = self._history, []
         outbox, self._outbox = self._outbox, []
@@ -218,6 +240,7 @@ class PostgresTransaction:
             *_columns(geos, 3),
             *_columns([_history_columns(r) for r in history], 11),
             *_columns([_outbox_columns(r) for r in outbox], 6),
+            self._version,
         )
         written = {r[0] for r in rows if r[0] is not None}
         raced = [i for i, p in items if p.new and i not in written]
@@ -225,6 +248,12 @@ class PostgresTransaction:
             raise AlreadyExists(f"entity {raced[0]} already exists")
         for entity_id, item in items:
             self._known[entity_id] = item.doc
+        version = next(r[1] for r in rows if r[0] is None and r[1] is not None)
+        if self._version is None or version == self._version:
+            return True
+        self._subscriptions.pop(self.tenant, None)
+        self.dropped_outbox = bool(outbox)
+        return False
 
     async def delete(self, entity_id: str) -> bool:
         await self.flush()
@@ -256,8 +285,13 @@ class PostgresTransaction:
         return len(seqs)
 
     async def subscriptions(self) -> list[dict[str, Any]]:
-        rows = await self.conn.fetch("SELECT doc FROM subscriptions WHERE tenant = $1 ORDER BY seq", self.tenant)
-        return [r[0] for r in rows]
+        """The tenant's subscriptions, kept by the process; flush() tells when they changed meanwhile."""
+        held = self._subscriptions.get(self.tenant)
+        if held is None:
+            version, docs = await self.conn.fetchrow(SUBSCRIPTIONS_SQL, self.tenant)
+            held = self._subscriptions[self.tenant] = Subscriptions(version, docs)
+        self._version = held.version
+        return list(held.docs)
 
     async def add_outbox(self, rows: list[OutboxRow]) -> None:
         self._outbox += rows  # written by flush, with the wake-up that listeners receive at commit

@@ -104,6 +104,9 @@ class SqliteTransaction:
         self.db.execute("INSERT OR IGNORE INTO tenants (tenant) VALUES (?)", (self.tenant,))
         return True
 
+    async def flush(self) -> bool:
+        return True  # nothing is held: each write is executed at once, under the file's write lock
+
     async def create(self, entity: Entity) -> None:
         if not await self.insert(entity):
             raise AlreadyExists(f"entity {entity['id']} already exists")
