@@ -337,11 +337,19 @@ async def test_deep_pages_seek_exactly(store: EntityStore, monkeypatch: pytest.M
 
     monkeypatch.setattr(dosi.store.sqlite, "DEEP_PAGE", 2)
     monkeypatch.setattr(dosi.store.postgres, "DEEP_PAGE", 2)
-    await put(store, *[make(f"urn:s:{i:03d}", "Sensor" if i % 3 else "Other") for i in range(60)])
+    async def write(numbers: range) -> None:
+        async with store.transaction("") as tx:
+            for i in numbers:
+                assert await tx.insert(make(f"urn:s:{i:03d}", "Sensor" if i % 3 else "Other"))
+            await asyncio.sleep(0.01)  # the writers overlap: on PostgreSQL each counts on a connection of its own
+
+    await asyncio.gather(*(write(range(start, start + 15)) for start in range(0, 60, 15)))
     async with store.transaction("") as tx:
         for i in (4, 5, 31):
             await tx.delete(f"urn:s:{i:03d}")
-    expected = [f"urn:s:{i:03d}" for i in range(60) if i % 3 and i not in (4, 5, 31)]
+    walked = await store.query(EntityQuery(types=types("Sensor"), limit=100))  # offset 0: no seek, storage order
+    expected = [e["id"] for e in walked.entities]
+    assert sorted(expected) == [f"urn:s:{i:03d}" for i in range(60) if i % 3 and i not in (4, 5, 31)]
     for offset in (0, 3, 7, 25, 38, 39, 50):
         got = await store.query(EntityQuery(types=types("Sensor"), limit=5, offset=offset, count=True))
         assert [e["id"] for e in got.entities] == expected[offset : offset + 5]

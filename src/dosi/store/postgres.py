@@ -76,8 +76,8 @@ AGGREGATION_WORK_MEM = "128MB"  # per aggregation query, instead of the server's
 FEW_VALUES = 2000  # below this many matches, a q term is answered from the value index first
 # the seq at an offset among a type's entities: the bucket holding it, then a short step inside the bucket
 SEEK_SQL = (
-    "WITH b AS (SELECT bucket, n, sum(n) OVER (ORDER BY bucket) - n AS before FROM type_buckets"
-    " WHERE tenant = {tenant} AND type = {type} AND n > 0),"
+    "WITH b AS (SELECT bucket, n, sum(n) OVER (ORDER BY bucket) - n AS before FROM (SELECT bucket, sum(n) AS n"
+    " FROM type_buckets WHERE tenant = {tenant} AND type = {type} GROUP BY bucket) AS g WHERE n > 0),"
     " hit AS (SELECT bucket, before FROM b WHERE before + n > {offset} ORDER BY bucket LIMIT 1)"
     " SELECT (SELECT s.seq FROM entity_types s WHERE s.tenant = {tenant} AND s.type = {type}"
     " AND s.seq >= hit.bucket << 12 ORDER BY s.seq LIMIT 1 OFFSET {offset} - hit.before) FROM hit"

@@ -24,8 +24,8 @@ from dosi.store.postgres_sql import PostgresWhere
 # their index rows (stale ones deleted, new ones added), history instances and outbox rows. Round trips, not rows,
 # are what writes wait on. Index tables without a unique key (values, geo) are deleted and re-inserted: every CTE
 # reads the statement's snapshot, so the DELETE never sees the rows inserted beside it. Keyed ones (types, attrs)
-# lose only the rows the new document no longer has. type_buckets rows are shared by every writer of a type: they
-# change only when an entity's types do.
+# lose only the rows the new document no longer has. type_buckets change only when an entity's types do, each
+# connection in its own shard (concurrent writers of a type never wait for each other's commit there).
 WRITE_SQL = f"""
 WITH u AS (
     SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bool[])
@@ -51,11 +51,11 @@ WITH u AS (
     INSERT INTO entity_types (tenant, type, seq) SELECT $1, type, seq FROM kept ON CONFLICT DO NOTHING
     RETURNING type, seq
 ), buckets AS (
-    INSERT INTO type_buckets (tenant, type, bucket, n)
-    SELECT $1, c.type, c.bucket, sum(c.k) FROM (
+    INSERT INTO type_buckets (tenant, type, bucket, shard, n)
+    SELECT $1, c.type, c.bucket, pg_backend_pid() % 64, sum(c.k) FROM (
         SELECT type, seq >> 12 AS bucket, 1 AS k FROM added UNION ALL SELECT type, seq >> 12, -1 FROM gone
     ) AS c GROUP BY c.type, c.bucket HAVING sum(c.k) <> 0
-    ON CONFLICT (tenant, type, bucket) DO UPDATE SET n = type_buckets.n + EXCLUDED.n
+    ON CONFLICT (tenant, type, bucket, shard) DO UPDATE SET n = type_buckets.n + EXCLUDED.n
 ), attrs_now AS (
     SELECT w.seq, a.attr, a.atype
     FROM written w JOIN unnest($9::text[], $10::text[], $11::text[]) AS a(id, attr, atype) ON a.id = w.id
@@ -109,9 +109,9 @@ UNINDEX_SQL = """
 WITH gone AS (
     DELETE FROM entity_types t WHERE t.seq = ANY($1::bigint[]) RETURNING t.tenant, t.type, t.seq
 ), buckets AS (
-    UPDATE type_buckets b SET n = b.n - c.k
-    FROM (SELECT tenant, type, seq >> 12 AS bucket, count(*) AS k FROM gone GROUP BY 1, 2, 3) AS c
-    WHERE b.tenant = c.tenant AND b.type = c.type AND b.bucket = c.bucket
+    INSERT INTO type_buckets (tenant, type, bucket, shard, n)
+    SELECT tenant, type, seq >> 12, pg_backend_pid() % 64, -count(*) FROM gone GROUP BY 1, 2, 3
+    ON CONFLICT (tenant, type, bucket, shard) DO UPDATE SET n = type_buckets.n + EXCLUDED.n
 ), attrs AS (
     DELETE FROM entity_attrs WHERE seq = ANY($1::bigint[])
 ), vals AS (
