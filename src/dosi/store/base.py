@@ -349,7 +349,7 @@ def only_type_filter(query: EntityQuery) -> bool:
 RECORD_DELIVERY = """
 INSERT INTO subscription_stats
     (tenant, id, times_sent, times_failed, last_notification, last_success, last_failure, status)
-SELECT {p}1, {p}2, CAST({p}3 AS INTEGER), CAST({p}4 AS INTEGER), {p}5, {p}6, {p}7, {p}8
+SELECT {p}1, {p}2, CAST({p}3 AS INTEGER), CAST({p}4 AS INTEGER), {p}5, {p}6, {p}7, {p}8 {source}
 WHERE EXISTS (SELECT 1 FROM subscriptions WHERE tenant = {p}1 AND id = {p}2)
 ON CONFLICT (tenant, id) DO UPDATE SET
     times_sent = subscription_stats.times_sent + excluded.times_sent,

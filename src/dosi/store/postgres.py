@@ -55,12 +55,14 @@ INSTALL_HINT = "PostgreSQL support needs the extra: pip install 'dosi[postgres]'
 MIGRATION_LOCK = 4_242_001
 PAST_THE_END = 1 << 62  # a seq no entity has: the page after the last one is empty
 DEEP_PAGE = 4096  # offsets beyond this seek through type_buckets instead of stepping through rows
-# claim due outbox rows for a lease, and count them as sent for their subscriptions, in one statement
+# claim due outbox rows for a lease, and count them as sent for their subscriptions, in one statement. The rows are
+# picked once (MATERIALIZED): a re-scanned `IN (subquery)` can lock rows that another worker claimed meanwhile.
 CLAIM_SQL = """
-WITH claimed AS (
-    UPDATE outbox SET claimed_until = $1 WHERE seq IN (
-        SELECT seq FROM outbox WHERE next_at <= $2 AND claimed_until <= $2 ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED
-    ) RETURNING seq, tenant, subscription_id, notification_id, endpoint, payload, created_at, attempts
+WITH picked AS MATERIALIZED (
+    SELECT seq FROM outbox WHERE next_at <= $2 AND claimed_until <= $2 ORDER BY seq LIMIT $3 FOR UPDATE SKIP LOCKED
+), claimed AS (
+    UPDATE outbox o SET claimed_until = $1 FROM picked WHERE o.seq = picked.seq
+    RETURNING o.seq, o.tenant, o.subscription_id, o.notification_id, o.endpoint, o.payload, o.created_at, o.attempts
 ), counted AS (
     INSERT INTO subscription_stats (tenant, id, times_sent, times_failed, last_notification)
     SELECT c.tenant, c.subscription_id, count(*), 0, $4 FROM claimed c
@@ -356,11 +358,13 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
         return bool(status.endswith(" 1"))
 
     async def record_delivery(self, tenant: str, sub_id: str, step: str, at: str) -> None:
-        await self.pool.execute(RECORD_DELIVERY.format(p="$"), *delivery_step(tenant, sub_id, step, at))
+        await self.pool.execute(RECORD_DELIVERY.format(p="$", source=""), *delivery_step(tenant, sub_id, step, at))
 
     async def delivered(self, row: OutboxRow, at: str) -> None:
         await self.pool.execute(
-            "WITH gone AS (DELETE FROM outbox WHERE seq = $9) " + RECORD_DELIVERY.format(p="$"),
+            # the row first, then the counters: the order the claim takes them in (the other order deadlocked)
+            "WITH gone AS (DELETE FROM outbox WHERE seq = $9 RETURNING seq) "
+            + RECORD_DELIVERY.format(p="$", source="FROM gone"),
             *delivery_step(row.tenant, row.subscription_id, "ok", at),
             row.seq,
         )

@@ -51,6 +51,7 @@ from dosi.store.sqlite_security import SqliteSecurity
 from dosi.store.sqlite_sql import SqliteHistoryFilters, SqliteWhere
 from dosi.store.sqlite_write import BUCKET_BITS, SqliteTransaction, WriterLock, json_text
 
+RECORD_STEP = RECORD_DELIVERY.format(p="?", source="")  # one delivery step of a subscription
 DEEP_PAGE = 4096  # offsets beyond this seek through type_buckets instead of stepping through rows
 FEW_VALUES = 2000  # below this many matches, a q term is answered from the value index first
 PRUNE_SLICE = 10_000  # history rows deleted per statement when pruning
@@ -380,12 +381,12 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
 
     async def record_delivery(self, tenant: str, sub_id: str, step: str, at: str) -> None:
         async with self._writing():
-            self.db.execute(RECORD_DELIVERY.format(p="?"), delivery_step(tenant, sub_id, step, at))
+            self.db.execute(RECORD_STEP, delivery_step(tenant, sub_id, step, at))
 
     async def delivered(self, row: OutboxRow, at: str) -> None:
         async with self._writing():
             self.db.execute("DELETE FROM outbox WHERE seq = ?", (row.seq,))
-            self.db.execute(RECORD_DELIVERY.format(p="?"), delivery_step(row.tenant, row.subscription_id, "ok", at))
+            self.db.execute(RECORD_STEP, delivery_step(row.tenant, row.subscription_id, "ok", at))
 
     async def claim_outbox(self, now: float, lease: float, limit: int, at: str) -> list[OutboxRow]:
         async with self._writing():
@@ -397,7 +398,7 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
             ).fetchall()
             counts = Counter((r[1], r[2]) for r in rows)
             self.db.executemany(
-                RECORD_DELIVERY.format(p="?"),
+                RECORD_STEP,
                 [delivery_step(tenant, sub_id, "sent", at, n) for (tenant, sub_id), n in counts.items()],
             )
         rows.sort(key=lambda r: r[0])
