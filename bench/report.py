@@ -18,7 +18,7 @@ def newest(folder: Path, backend: str) -> dict[str, Any] | None:
     if not chosen:
         return None
     runs = [json.loads(path.read_text()) for path in chosen]
-    base = max(runs, key=lambda run: len(run["results"]))  # the most complete run frames the table
+    base = max(runs, key=lambda run: (len(run["results"]), run["when"]))  # the newest most complete run frames it
     merged = {r["scenario"]: r for r in base["results"]}
     for run in runs:
         if run["when"] > base["when"]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -215,3 +217,14 @@ async def test_discovery(client: httpx.AsyncClient, path: str) -> None:
     await client.post("/entities", json=entity("urn:ngsi-ld:Building:d", height=1))
     got = await client.get(path, params={"details": "true"})
     assert got.status_code == 200 and len(got.json()) >= 1
+
+
+async def test_concurrent_upserts_of_new_entities_all_succeed(client: httpx.AsyncClient) -> None:
+    """Two writers upserting the same new ids at once: one creates them, the other updates them; none fails."""
+    for round_ in range(5):
+        batch = [entity(f"urn:ngsi-ld:Building:race-{round_}-{n}", height={"value": n}) for n in range(20)]
+        answers = await asyncio.gather(*(client.post("/entityOperations/upsert", json=batch) for _ in range(4)))
+        assert {a.status_code for a in answers} <= {201, 204}, [a.text for a in answers]
+        query = {"type": "Building", "idPattern": f"race-{round_}-", "count": "true"}
+        listed = await client.get("/entities", params=query)
+        assert listed.headers["NGSILD-Results-Count"] == "20"

@@ -51,6 +51,10 @@ class AlreadyExists(DosiError):
     status = 409
 
 
+class CreatedConcurrently(AlreadyExists):
+    """An entity read as absent was created by a concurrent transaction before this one wrote: retry the write."""
+
+
 class OperationNotSupported(DosiError):
     type_uri = ETSI + "OperationNotSupported"
     title = "The operation is not supported"

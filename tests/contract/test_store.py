@@ -337,6 +337,7 @@ async def test_deep_pages_seek_exactly(store: EntityStore, monkeypatch: pytest.M
 
     monkeypatch.setattr(dosi.store.sqlite, "DEEP_PAGE", 2)
     monkeypatch.setattr(dosi.store.postgres, "DEEP_PAGE", 2)
+
     async def write(numbers: range) -> None:
         async with store.transaction("") as tx:
             for i in numbers:

@@ -6,12 +6,21 @@ written); the successful ones commit together in one transaction.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from dosi.errors import AlreadyExists, BadRequestData, DosiError, Forbidden, ModelViolation, ResourceNotFound
+from dosi.errors import (
+    AlreadyExists,
+    BadRequestData,
+    CreatedConcurrently,
+    DosiError,
+    Forbidden,
+    ModelViolation,
+    ResourceNotFound,
+)
 from dosi.ngsild.context import ActiveContext
 from dosi.ngsild.model import is_uri, now_iso
 from dosi.ngsild.parse import Parser
@@ -22,6 +31,9 @@ from dosi.store.base import Entity, EntityStore
 
 # one batch item: the raw entity and its active context, or the error found while resolving it
 Item = tuple[Any, ActiveContext | DosiError]
+
+
+UPSERT_ATTEMPTS = 3
 
 
 @dataclass
@@ -96,8 +108,21 @@ class BatchService:
         replace: bool = True,
         mode: str | None = None,
     ) -> BatchResult:
-        """Upsert of entities already parsed (the hub's expanded form), as ingest has them."""
-        result = result or BatchResult()
+        """Upsert of entities already parsed (the hub's expanded form), as ingest has them. When a concurrent
+        writer creates one of them first, the whole upsert runs again: it then finds it and updates it."""
+        parsed = result or BatchResult()
+        for attempt in range(UPSERT_ATTEMPTS):
+            result = copy.deepcopy(parsed)
+            try:
+                return await self._upsert(tenant, entities, now, result, replace, mode)
+            except CreatedConcurrently:
+                if attempt == UPSERT_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
+
+    async def _upsert(
+        self, tenant: str, entities: list[Entity], now: str, result: BatchResult, replace: bool, mode: str | None
+    ) -> BatchResult:
         async with self.notifier.write(tenant, mode) as tx:
             await tx.prefetch([e["id"] for e in entities])
             for entity in entities:

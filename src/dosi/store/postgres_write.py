@@ -7,7 +7,7 @@ from typing import Any
 
 import orjson
 
-from dosi.errors import AlreadyExists
+from dosi.errors import AlreadyExists, CreatedConcurrently
 from dosi.store.base import (
     Entity,
     EntityQuery,
@@ -244,7 +244,9 @@ class PostgresTransaction:
         )
         written = {r[0] for r in rows if r[0] is not None}
         raced = [i for i, p in items if p.new and i not in written]
-        if raced:  # the id exists: created by a concurrent transaction, or never read by this one (create)
+        if raced and all(i in self._known for i in raced):  # read as absent, then created by another transaction
+            raise CreatedConcurrently(f"entity {raced[0]} was created concurrently")
+        if raced:  # never read by this transaction (create)
             raise AlreadyExists(f"entity {raced[0]} already exists")
         for entity_id, item in items:
             self._known[entity_id] = item.doc
