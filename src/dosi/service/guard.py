@@ -12,11 +12,19 @@ from typing import Any
 
 import orjson
 
-from dosi.errors import AlreadyExists, Forbidden
+from dosi.errors import Forbidden
 from dosi.ngsild.model import SCOPE
 from dosi.security.context import current
 from dosi.security.policy import Access
-from dosi.store.base import Entity, EntityQuery, EntityStore, HistoryRow, OutboxRow, WriteTransaction
+from dosi.store.base import (
+    Entity,
+    EntityQuery,
+    EntityStore,
+    HistoryRow,
+    OutboxRow,
+    WriteTransaction,
+    create_by_insert,
+)
 
 
 def changed_attributes(before: Entity, after: Entity) -> list[str]:
@@ -63,8 +71,7 @@ class Guarded:
         return inserted
 
     async def create(self, entity: Entity) -> None:
-        if not await self.insert(entity):
-            raise AlreadyExists(f"entity {entity['id']} already exists")
+        await create_by_insert(self, entity)
 
     async def replace(self, entity: Entity) -> None:
         before = await self._stored(entity["id"])

@@ -12,7 +12,6 @@ from typing import Any
 
 import orjson
 
-from dosi.errors import AlreadyExists
 from dosi.ngsild import notification as rules
 from dosi.ngsild.context import DEFAULT_CORE_URL, ActiveContext
 from dosi.ngsild.join import Joiner
@@ -27,7 +26,7 @@ from dosi.service.history import rows_of_change
 from dosi.service.links import linked_entities
 from dosi.service.policies import PolicyService
 from dosi.service.validation import Flag, Validation, flagged
-from dosi.store.base import Entity, EntityQuery, EntityStore, OutboxRow, WriteTransaction
+from dosi.store.base import Entity, EntityQuery, EntityStore, OutboxRow, WriteTransaction, create_by_insert
 
 
 def context_url(sub: dict[str, Any]) -> str:
@@ -114,8 +113,7 @@ class Recording:
 
     async def create(self, entity: Entity) -> None:
         if self.mode != "off":  # an existing entity is refused before it is checked, as by insert
-            if not await self.insert(entity):
-                raise AlreadyExists(f"entity {entity['id']} already exists")
+            await create_by_insert(self, entity)
             return
         await self.tx.create(entity)
         self._remember(entity["id"], None)

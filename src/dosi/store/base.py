@@ -13,6 +13,7 @@ from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from dosi.errors import AlreadyExists
 from dosi.ngsild.query import AttrPath, Comparison, GeoQuery, QNode, Range, TypeExpr
 
 Entity = dict[str, Any]
@@ -228,6 +229,16 @@ class WriteTransaction(Protocol):
         instance_id: str | None = None,
     ) -> int: ...
     async def replace_history_instance(self, row: HistoryRow) -> bool: ...
+
+
+class Inserts(Protocol):
+    async def insert(self, entity: Entity) -> bool: ...
+
+
+async def create_by_insert(tx: Inserts, entity: Entity) -> None:
+    """`create` for a transaction that reads before it writes: the insert, or AlreadyExists."""
+    if not await tx.insert(entity):
+        raise AlreadyExists(f"entity {entity['id']} already exists")
 
 
 class EntityStore(Protocol):

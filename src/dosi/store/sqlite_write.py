@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from dosi.errors import AlreadyExists
 from dosi.ngsild.model import bbox
 from dosi.store.base import (
     Entity,
@@ -18,6 +17,7 @@ from dosi.store.base import (
     HistoryRow,
     OutboxRow,
     attribute_rows,
+    create_by_insert,
     geo_rows,
     value_rows,
 )
@@ -108,8 +108,7 @@ class SqliteTransaction:
         return True  # nothing is held: each write is executed at once, under the file's write lock
 
     async def create(self, entity: Entity) -> None:
-        if not await self.insert(entity):
-            raise AlreadyExists(f"entity {entity['id']} already exists")
+        await create_by_insert(self, entity)
 
     async def replace(self, entity: Entity) -> None:
         row = self.db.execute(
