@@ -285,6 +285,26 @@ async def test_geo_queries(city: EntityStore, georel: str, geometry: str, coords
     assert await ids(city, geo=geo) == expected
 
 
+async def test_near_of_one_type_reads_only_that_types_geometries(store: EntityStore) -> None:
+    """A query of one type and near: other types, other tenants, other geo attributes there do not answer."""
+    here, far = POINT_A, POINT_B
+    space = {"type": "GeoProperty", "value": far}  # a second geometry: the location sits in the next R*Tree slot
+    await put(
+        store,
+        make("urn:b:1", location=here),
+        make("urn:b:2", "Vehicle", location=here),
+        make("urn:b:3", observationSpace=space, location=here),
+        make("urn:b:4", location=far, observationSpace={"type": "GeoProperty", "value": here}),
+        make("urn:b:5", ["Vehicle", "Building"], location=here),
+    )
+    await put(store, make("urn:b:6", location=here), tenant="other")
+    close = near(here["coordinates"], 100)
+    assert await ids(store, types=types("Building"), geo=close) == ["urn:b:1", "urn:b:3", "urn:b:5"]
+    assert await ids(store, types=types("Vehicle"), geo=close) == ["urn:b:2", "urn:b:5"]
+    assert await ids(store, types=types("Building"), geo=near(far["coordinates"], 100)) == ["urn:b:4"]
+    assert await ids(store, tenant="other", types=types("Building"), geo=close) == ["urn:b:6"]
+
+
 async def test_paging_count_and_order(city: EntityStore) -> None:
     page1 = await store_query(city, limit=2, offset=0, count=True)
     page2 = await store_query(city, limit=2, offset=2, count=True)

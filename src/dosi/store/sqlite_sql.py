@@ -24,6 +24,7 @@ from dosi.ngsild.query import (
 from dosi.store.base import EntityQuery, Selector, indexed_comparison, single_type
 from dosi.store.history_sql import LATEST_FIRST
 
+GEO_SLOTS = 1024  # R*Tree ids: seq * GEO_SLOTS + the geometry's slot
 _COMPARE = {"==": "=", "!=": "!=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 _META_PATHS = {"observedAt", "createdAt", "modifiedAt", "unitCode", "datasetId"}
 
@@ -46,11 +47,12 @@ class SqliteWhere:
         self.params: list[Any] = params if params is not None else []
         self.estimate = estimate
         self.tenant = ""
+        self.single_type: str | None = None
         self.source = "entities e"
         self.order_key = "e.seq"
 
     def build(self, query: EntityQuery) -> tuple[str, list[Any]]:
-        single = single_type(query)
+        single = self.single_type = single_type(query)
         if single is not None:
             # walk the (tenant, type, seq) index in order: the first page needs no sort of every match
             self.source = "entity_types t JOIN entities e ON e.seq = t.seq"
@@ -275,16 +277,23 @@ class SqliteWhere:
             box = bbox(geo.geometry)
         else:
             box = None  # disjoint / minDistance: every geometry is a candidate
-        sql = "e.seq IN (SELECT g.seq FROM entity_geo g WHERE g.tenant = ? AND g.attr = ?"
-        params: list[Any] = [tenant, geo.geoproperty]
+        # `b` finds the boxes on the R*Tree alone; its other columns (`g`) cost a lookup per row, so a query of one
+        # type first keeps the boxes of that type's entities (the seq is in the R*Tree id) and reads only theirs
+        sql = f"e.seq IN (SELECT b.id / {GEO_SLOTS} FROM entity_geo b"
+        params: list[Any] = []
+        if self.single_type is not None:
+            sql += f" JOIN entity_types gt ON gt.seq = b.id / {GEO_SLOTS} AND gt.tenant = ? AND gt.type = ?"
+            params.extend([tenant, self.single_type])
+        sql += " JOIN entity_geo g ON g.id = b.id WHERE g.tenant = ? AND g.attr = ?"
+        params.extend([tenant, geo.geoproperty])
         if box is not None:
             minx, miny, maxx, maxy = box
             if geo.georel == "within":
-                sql += " AND g.minx >= ? AND g.maxx <= ? AND g.miny >= ? AND g.maxy <= ?"
+                sql += " AND b.minx >= ? AND b.maxx <= ? AND b.miny >= ? AND b.maxy <= ?"
             elif geo.georel == "contains":
-                sql += " AND g.minx <= ? AND g.maxx >= ? AND g.miny <= ? AND g.maxy >= ?"
+                sql += " AND b.minx <= ? AND b.maxx >= ? AND b.miny <= ? AND b.maxy >= ?"
             else:
-                sql += " AND g.maxx >= ? AND g.minx <= ? AND g.maxy >= ? AND g.miny <= ?"
+                sql += " AND b.maxx >= ? AND b.minx <= ? AND b.maxy >= ? AND b.miny <= ?"
             params.extend([minx, maxx, miny, maxy])
         sql += f" AND {exact})"
         self.params.extend(params + exact_params)

@@ -22,12 +22,11 @@ from dosi.store.base import (
     value_rows,
 )
 from dosi.store.history_sql import COLUMNS
-from dosi.store.sqlite_sql import SqliteWhere
+from dosi.store.sqlite_sql import GEO_SLOTS, SqliteWhere
 
 if TYPE_CHECKING:
     from dosi.store.sqlite import SqliteStore
 
-GEO_SLOTS = 1024  # R*Tree ids: seq * GEO_SLOTS + the geometry's slot
 BUCKET_BITS = 12  # type_buckets count entities per 4096 consecutive seq values
 
 
