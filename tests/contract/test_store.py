@@ -305,6 +305,15 @@ async def test_near_of_one_type_reads_only_that_types_geometries(store: EntitySt
     assert await ids(store, tenant="other", types=types("Building"), geo=close) == ["urn:b:6"]
 
 
+async def test_near_across_the_antimeridian(store: EntityStore) -> None:
+    east = {"type": "Point", "coordinates": [179.9995, -16.5]}  # Fiji, 107 m apart across the date line
+    west = {"type": "Point", "coordinates": [-179.9995, -16.5]}
+    await put(store, make("urn:b:1", location=east), make("urn:b:2", location=west))
+    assert await ids(store, types=types("Building"), geo=near(west["coordinates"], 150)) == ["urn:b:1", "urn:b:2"]
+    assert await ids(store, geo=near(east["coordinates"], 150)) == ["urn:b:1", "urn:b:2"]
+    assert await ids(store, geo=near(east["coordinates"], 50)) == ["urn:b:1"]
+
+
 async def test_paging_count_and_order(city: EntityStore) -> None:
     page1 = await store_query(city, limit=2, offset=0, count=True)
     page2 = await store_query(city, limit=2, offset=2, count=True)

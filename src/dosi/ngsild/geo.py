@@ -36,6 +36,18 @@ def near_box(lon: float, lat: float, metres: float) -> tuple[float, float, float
     return lon - dlon, lat - dlat, lon + dlon, lat + dlat
 
 
+def near_boxes(lon: float, lat: float, metres: float) -> list[tuple[float, float, float, float]]:
+    """`near_box` cut at the antimeridian: one or two boxes inside -180..180 that together contain it."""
+    minx, miny, maxx, maxy = near_box(lon, lat, metres)
+    if maxx - minx >= 360:
+        return [(-180.0, miny, 180.0, maxy)]
+    if minx < -180:
+        return [(minx + 360, miny, 180.0, maxy), (-180.0, miny, maxx, maxy)]
+    if maxx > 180:
+        return [(minx, miny, 180.0, maxy), (-180.0, miny, maxx - 360, maxy)]
+    return [(minx, miny, maxx, maxy)]
+
+
 @lru_cache(maxsize=1024)
 def shape_of(text: str) -> BaseGeometry:
     """A valid shapely geometry (self-intersecting polygons are repaired, as PostGIS's ST_MakeValid does)."""

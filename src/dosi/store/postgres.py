@@ -191,10 +191,10 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
             if query.limit > 0:
                 skip = query.offset
                 if skip > DEEP_PAGE and only_type_filter(query):
-                    # seek: the seq at the offset, found through type_buckets (a known value plans best)
-                    seek = SEEK_SQL.format(tenant="$1", type="$2", offset="$3")
-                    start = await self.pool.fetchval(seek, query.tenant, single_type(query), skip)
-                    sql = f"{sql} AND t.seq >= {where.p(start if start is not None else PAST_THE_END)}"
+                    # seek: the seq at the offset, found through type_buckets, in the same statement as the page
+                    tenant, type_iri, at = where.p(query.tenant), where.p(single_type(query)), where.p(skip)
+                    seek = SEEK_SQL.format(tenant=tenant, type=type_iri, offset=at)
+                    sql = f"{sql} AND t.seq >= coalesce(({seek}), {where.p(PAST_THE_END)})"
                     skip = 0
                 order = where.order_by(query)
                 limit = where.p(query.limit)

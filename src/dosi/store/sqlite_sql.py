@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from dosi.ngsild.geo import near_box
+from dosi.ngsild.geo import near_boxes
 from dosi.ngsild.model import SCOPE, bbox
 from dosi.ngsild.query import (
     And,
@@ -267,37 +267,46 @@ class SqliteWhere:
 
     # -- geo -------------------------------------------------------------
     def geo(self, tenant: str, geo: GeoQuery) -> str:
-        query_text = json.dumps(geo.geometry)
-        exact = "dosi_geo(g.geojson, ?, ?, ?, ?)"
-        exact_params = [geo.georel, query_text, geo.max_distance, geo.min_distance]
-        if geo.georel == "near" and geo.max_distance is not None:
-            lon, lat = geo.geometry["coordinates"][:2]
-            box: tuple[float, float, float, float] | None = near_box(lon, lat, geo.max_distance)
-        elif geo.georel in ("within", "intersects", "equals", "overlaps", "contains"):
-            box = bbox(geo.geometry)
-        else:
-            box = None  # disjoint / minDistance: every geometry is a candidate
-        # `b` finds the boxes on the R*Tree alone; its other columns (`g`) cost a lookup per row, so a query of one
-        # type first keeps the boxes of that type's entities (the seq is in the R*Tree id) and reads only theirs
-        sql = f"e.seq IN (SELECT b.id / {GEO_SLOTS} FROM entity_geo b"
+        # `b` finds the candidate boxes on the R*Tree alone; its other columns (`g`) cost a lookup per row, so a
+        # query of one type first keeps the boxes of that type's entities (the seq is in the R*Tree id)
+        boxes = candidate_boxes(geo)
         params: list[Any] = []
+        if boxes is None:
+            source = "entity_geo b"  # disjoint, minDistance alone: every geometry is a candidate
+        else:
+            test = _BOX_TESTS.get(geo.georel, _BOX_TESTS["intersects"])
+            source = "(" + " UNION ALL ".join(f"SELECT id FROM entity_geo WHERE {test}" for _ in boxes) + ") b"
+            for minx, miny, maxx, maxy in boxes:
+                params.extend([minx, maxx, miny, maxy])
+        sql = f"e.seq IN (SELECT b.id / {GEO_SLOTS} FROM {source}"
         if self.single_type is not None:
             sql += f" JOIN entity_types gt ON gt.seq = b.id / {GEO_SLOTS} AND gt.tenant = ? AND gt.type = ?"
             params.extend([tenant, self.single_type])
         sql += " JOIN entity_geo g ON g.id = b.id WHERE g.tenant = ? AND g.attr = ?"
-        params.extend([tenant, geo.geoproperty])
-        if box is not None:
-            minx, miny, maxx, maxy = box
-            if geo.georel == "within":
-                sql += " AND b.minx >= ? AND b.maxx <= ? AND b.miny >= ? AND b.maxy <= ?"
-            elif geo.georel == "contains":
-                sql += " AND b.minx <= ? AND b.maxx >= ? AND b.miny <= ? AND b.maxy >= ?"
-            else:
-                sql += " AND b.maxx >= ? AND b.minx <= ? AND b.maxy >= ? AND b.miny <= ?"
-            params.extend([minx, maxx, miny, maxy])
-        sql += f" AND {exact})"
-        self.params.extend(params + exact_params)
+        sql += " AND dosi_geo(g.geojson, ?, ?, ?, ?))"
+        params.extend(
+            [tenant, geo.geoproperty, geo.georel, json.dumps(geo.geometry), geo.max_distance, geo.min_distance]
+        )
+        self.params.extend(params)
         return sql
+
+
+# an R*Tree box (minx, maxx, miny, maxy) that a geometry of the relation must meet, by georel
+_BOX_TESTS = {
+    "within": "minx >= ? AND maxx <= ? AND miny >= ? AND maxy <= ?",
+    "contains": "minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?",
+    "intersects": "maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?",
+}
+
+
+def candidate_boxes(geo: GeoQuery) -> list[tuple[float, float, float, float]] | None:
+    """The lon/lat boxes a matching geometry's box meets (None: any geometry may match)."""
+    if geo.georel == "near" and geo.max_distance is not None:
+        lon, lat = geo.geometry["coordinates"][:2]
+        return near_boxes(lon, lat, geo.max_distance)
+    if geo.georel in ("within", "intersects", "equals", "overlaps", "contains"):
+        return [bbox(geo.geometry)]
+    return None
 
 
 class SqliteHistoryFilters(SqliteWhere):
