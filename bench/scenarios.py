@@ -255,7 +255,7 @@ def s7_aggregate(run: Run) -> Result:
     """Hourly avg/min/max of every station of a type, over all their instances, in one temporal query."""
     stations, per_station = run.size.stations, run.size.instances // run.size.stations
 
-    async def go() -> tuple[float, list[float], int]:
+    async def go() -> tuple[float, list[float], int, float | None]:
         async with httpx.AsyncClient(base_url=run.base + API, timeout=600) as client:
             began = time.perf_counter()
             for number in range(stations):
@@ -266,23 +266,32 @@ def s7_aggregate(run: Run) -> Result:
                 if created.status_code not in (201, 204):
                     raise RuntimeError(f"temporal create answered {created.status_code}: {created.text[:300]}")
             load_rate = stations * per_station / (time.perf_counter() - began)
-            if run.backend == "postgres":  # fresh statistics, as autovacuum gathers within a minute of a bulk load
-                await run_sql(run.database_url, "ANALYZE")
             params = {"type": "NoiseLevelObserved", "attrs": "LAeq", "options": "aggregatedValues",
                       "aggrMethods": "avg,min,max", "aggrPeriodDuration": "PT1H", "limit": str(stations)}  # fmt: skip
-            times = []
-            buckets = 0
-            for _ in range(5):
+
+            async def aggregate() -> tuple[float, int]:
                 began = time.perf_counter()
                 answer = await client.get("/temporal/entities", params=params)
-                times.append(time.perf_counter() - began)
                 if answer.status_code != 200:
                     raise RuntimeError(f"aggregation answered {answer.status_code}: {answer.text[:300]}")
-                buckets = sum(len(e["LAeq"]["avg"]) for e in answer.json())
-            return load_rate, times, buckets
+                return time.perf_counter() - began, sum(len(e["LAeq"]["avg"]) for e in answer.json())
 
-    load_rate, times, buckets = asyncio.run(go())
+            unvacuumed = None
+            if run.backend == "postgres":
+                # what autovacuum does within a minute or two of a bulk load (it is off on this machine): statistics,
+                # and the visibility map that lets the history's index answer alone; the first query is timed before
+                await run_sql(run.database_url, "ANALYZE")
+                unvacuumed = (await aggregate())[0]
+                await run_sql(run.database_url, "VACUUM ANALYZE")
+            times, buckets = [], 0
+            for _ in range(5):
+                seconds, buckets = await aggregate()
+                times.append(seconds)
+            return load_rate, times, buckets, unvacuumed
+
+    load_rate, times, buckets, unvacuumed = asyncio.run(go())
     seconds = statistics.median(times)
+    before = f"; {unvacuumed:.2f} s before the history was vacuumed" if unvacuumed is not None else ""
     return run.add(
         Result(
             "S7",
@@ -294,7 +303,7 @@ def s7_aggregate(run: Run) -> Result:
             max(times) * 1000,
             target="≤ 1 s",
             met=seconds <= 1.0,
-            notes=f"{buckets:,} hourly buckets; history loaded at {load_rate:,.0f} instances/s",
+            notes=f"{buckets:,} hourly buckets; history loaded at {load_rate:,.0f} instances/s{before}",
         )  # fmt: skip
     )
 

@@ -2,19 +2,26 @@
 
 from __future__ import annotations
 
+import math
+import random
 import time
+from collections import defaultdict
+from dataclasses import replace
+from typing import Any
 
 import pytest
 
 from dosi.ngsild.temporal import iso
 from dosi.service.history import row_of
 from dosi.service.retention import RetentionRule, prune
-from dosi.store.base import EntityQuery, EntityStore, HistoryRow, TimeWindow
+from dosi.store.base import Aggregate, EntityQuery, EntityStore, HistoryRow, TimeWindow
+from dosi.store.history_sql import TIME_COLUMNS
 
 DAY = 86400.0
 NOW = float(int(time.time()))  # whole seconds: instance times are kept to the microsecond
 VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
 SPEED = VOCAB + "speed"
+NOISE = VOCAB + "noise"
 PARKING = VOCAB + "ParkingSpot"
 STATION = VOCAB + "AirQualityObserved"
 
@@ -66,6 +73,56 @@ async def test_aggregate_buckets(store: EntityStore) -> None:
     buckets = found[0].buckets
     # (bucket, count, sum, avg, min, max, sumsq, distinct)
     assert [(b[0], b[1], b[2], b[4], b[5]) for b in buckets] == [(0, 2, 4, 1, 3), (1, 2, 12, 5, 7), (2, 1, 9, 9, 9)]
+
+
+def periods_of(rows: list[HistoryRow], column: str, start: float | None, period: float) -> dict[Any, Any]:
+    """What an aggregation must answer, worked out from the instances themselves."""
+    times: dict[tuple[str, str], list[tuple[float, Any]]] = defaultdict(list)
+    for row in rows:
+        if getattr(row, column) is not None and row.deleted_ts is None:
+            times[(row.entity_id, row.attr)].append((getattr(row, column), row.doc["value"]))
+    answer = {}
+    for pair, items in times.items():
+        first = start if start is not None else min(t for t, _ in items)
+        periods: dict[int, list[Any]] = defaultdict(list)
+        for t, value in items:
+            periods[math.floor((t - first) / period)].append(value)
+        answer[pair] = (first, {b: (len(v), sum(v), min(v), max(v), len(set(v))) for b, v in periods.items()})
+    return answer
+
+
+def periods_given(found: list[Aggregate]) -> dict[Any, Any]:
+    return {
+        (a.entity_id, a.attr): (a.start, {b[0]: (b[1], pytest.approx(b[2]), b[4], b[5], b[7]) for b in a.buckets})
+        for a in found
+    }
+
+
+@pytest.mark.parametrize(
+    ("window", "start", "attrs"),
+    [
+        (TimeWindow(), None, None),
+        (TimeWindow(), None, [NOISE]),
+        (TimeWindow(after=NOW - 20_000, before=NOW - 2_000), NOW - 20_000, [SPEED, NOISE]),
+        (TimeWindow(after=NOW - 30_000, after_inclusive=False, timeproperty="createdAt"), None, None),
+    ],
+)
+async def test_aggregate_agrees_with_the_instances(
+    store: EntityStore, window: TimeWindow, start: float | None, attrs: list[str] | None
+) -> None:
+    rng = random.Random(5)
+    rows = []
+    for n in range(3):
+        for attr in (SPEED, NOISE)[: n + 1]:  # urn:a:0 has one attribute, the others two
+            times = sorted(NOW - 300 * k - rng.random() for k in rng.sample(range(130), 60))
+            rows += [replace(instance(f"urn:a:{n}", STATION, rng.choice([1, 2, 2.5, 9]), t), attr=attr) for t in times]
+    await record(store, rows)
+    ids = ["urn:a:0", "urn:a:1", "urn:a:2", "urn:a:missing"]
+    found = await store.aggregate("", ids, attrs, window, start, 1800, distinct=True)
+    expected = periods_of(await store.history("", ids, attrs, window), TIME_COLUMNS[window.timeproperty], start, 1800)
+    assert len(expected) >= 2 and sum(len(p) for _, p in expected.values()) > 10
+    assert sorted((a.entity_id, a.attr) for a in found) == sorted(expected)  # each pair once
+    assert periods_given(found) == expected
 
 
 async def test_prune_follows_the_narrowest_rule(store: EntityStore) -> None:

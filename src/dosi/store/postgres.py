@@ -43,7 +43,7 @@ from dosi.store.history_sql import ATTR_TYPE, COLUMNS, TIME_COLUMNS, HistoryWher
 from dosi.store.history_sql import when as _when
 from dosi.store.postgres_ingest import PostgresIngest
 from dosi.store.postgres_security import PostgresSecurity
-from dosi.store.postgres_sql import PostgresHistoryFilters, PostgresWhere
+from dosi.store.postgres_sql import PostgresHistoryFilters, PostgresWhere, pair_aggregation
 from dosi.store.postgres_write import PostgresTransaction, Subscriptions
 
 try:
@@ -472,12 +472,9 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
         if not entity_ids:
             return []
         params: list[Any] = []
-        value = "h.doc -> 'value'" if distinct else None
-        sql = self._history_where(params).aggregation(
-            tenant, entity_ids, attrs, window, start, period, "floor({x})::int", value
-        )
+        sql = pair_aggregation(self._history_where(params), tenant, entity_ids, attrs, window, start, period, distinct)
         async with self.pool.acquire() as conn, conn.transaction():
-            await conn.execute(f"SET LOCAL work_mem = '{AGGREGATION_WORK_MEM}'")  # sort a million rows in memory
+            await conn.execute(f"SET LOCAL work_mem = '{AGGREGATION_WORK_MEM}'")  # sort every period in memory
             rows = await conn.fetch(sql, *params)
         pairs = sorted({(r[0], r[1]) for r in rows})
         kind = ATTR_TYPE.format(type_of="h.doc ->> 'type'", t="$1", e="u.e", a="u.a")
