@@ -117,7 +117,10 @@ class Run:
             )  # fmt: skip
         )
 
-    def wrk(self, script: str, path: str, connections: int = 16, **env: str) -> wrk.Load:
+    def wrk(self, script: str, path: str, connections: int = 16, warm: bool = False, **env: str) -> wrk.Load:
+        """A wrk run; `warm` runs the same load unrecorded first, a third as long (caches as in a serving hub)."""
+        if warm:
+            wrk.run(self.base + path, script, self.size.seconds / 3, connections=connections, env=env)
         return wrk.run(self.base + path, script, self.size.seconds, connections=connections, env=env)
 
 
@@ -197,7 +200,7 @@ def _sample_ids(run: Run, count: int, k: int) -> list[str]:
 
 def s3_retrieve(run: Run) -> Result:
     ids = _sample_ids(run, run.size.entities, 10_000)
-    load = run.wrk("get_paths.lua", "/", BENCH_PATHS=_paths([f"{API}/entities/{i}" for i in ids]))
+    load = run.wrk("get_paths.lua", "/", warm=True, BENCH_PATHS=_paths([f"{API}/entities/{i}" for i in ids]))
     share = load.rate / run.ceilings["http_get"] if run.ceilings.get("http_get") else 0.0
     if run.backend == "sqlite":
         target, met = "≥ 5,000/s and ≥ 30% of GET ceiling", load.rate >= 5000 and share >= 0.3
@@ -207,7 +210,7 @@ def s3_retrieve(run: Run) -> Result:
 
 
 def _latency(run: Run, code: str, title: str, paths: list[str], p50: float, p99: float | None) -> Result:
-    load = run.wrk("get_paths.lua", "/", connections=4, BENCH_PATHS=_paths(paths))
+    load = run.wrk("get_paths.lua", "/", connections=4, warm=True, BENCH_PATHS=_paths(paths))
     met = load.p50_ms <= p50 and (p99 is None or load.p99_ms <= p99)
     target = f"p50 ≤ {p50:g} ms" + (f", p99 ≤ {p99:g} ms" if p99 else "")
     return run.loaded(code, title, load, target=target, met=met, notes=f"c4; {run.size.entities:,} entities")
