@@ -16,6 +16,9 @@ from shapely.geometry.base import BaseGeometry
 from shapely.ops import nearest_points
 from shapely.validation import make_valid
 
+from dosi.ngsild.model import bbox
+from dosi.ngsild.query import GeoQuery
+
 EARTH_RADIUS_M = 6_371_008.8
 METRES_PER_DEGREE = math.pi * EARTH_RADIUS_M / 180
 
@@ -46,6 +49,16 @@ def near_boxes(lon: float, lat: float, metres: float) -> list[tuple[float, float
     if maxx > 180:
         return [(minx, miny, 180.0, maxy), (-180.0, miny, maxx - 360, maxy)]
     return [(minx, miny, maxx, maxy)]
+
+
+def candidate_boxes(geo: GeoQuery) -> list[tuple[float, float, float, float]] | None:
+    """The lon/lat boxes a matching geometry's box meets (None: any geometry may match)."""
+    if geo.georel == "near" and geo.max_distance is not None:
+        lon, lat = geo.geometry["coordinates"][:2]
+        return near_boxes(lon, lat, geo.max_distance)
+    if geo.georel in ("within", "intersects", "equals", "overlaps", "contains"):
+        return [bbox(geo.geometry)]
+    return None
 
 
 @lru_cache(maxsize=1024)

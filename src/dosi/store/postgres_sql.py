@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from dosi.ngsild.geo import near_boxes
+from dosi.ngsild.geo import candidate_boxes
 from dosi.ngsild.model import SCOPE
 from dosi.ngsild.query import (
     And,
@@ -275,14 +275,14 @@ class PostgresWhere:
     # -- geo -------------------------------------------------------------
     def geo(self, tenant: str, geo: GeoQuery) -> str:
         predicate = self.geo_predicate("g.geom", geo)
-        if geo.georel == "near" and geo.max_distance is not None:
+        boxes = candidate_boxes(geo) if geo.georel == "near" else None  # other relations box themselves
+        if boxes:
             # candidates from the geometry index by lon/lat boxes around the point; the sphere then decides
-            lon, lat = geo.geometry["coordinates"][:2]
-            boxes = " OR ".join(
+            overlaps = " OR ".join(
                 f"g.geom && ST_MakeEnvelope({self.p(minx)}, {self.p(miny)}, {self.p(maxx)}, {self.p(maxy)}, 4326)"
-                for minx, miny, maxx, maxy in near_boxes(lon, lat, geo.max_distance)
+                for minx, miny, maxx, maxy in boxes
             )
-            predicate = f"({boxes}) AND {predicate}"
+            predicate = f"({overlaps}) AND {predicate}"
         return (
             f"{self.order_key} IN (SELECT g.seq FROM entity_geo g WHERE g.tenant = {self.p(tenant)}"
             f" AND g.attr = {self.p(geo.geoproperty)} AND {predicate})"

@@ -6,8 +6,8 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from dosi.ngsild.geo import near_boxes
-from dosi.ngsild.model import SCOPE, bbox
+from dosi.ngsild.geo import candidate_boxes
+from dosi.ngsild.model import SCOPE
 from dosi.ngsild.query import (
     And,
     AttrPath,
@@ -297,16 +297,6 @@ _BOX_TESTS = {
     "contains": "minx <= ? AND maxx >= ? AND miny <= ? AND maxy >= ?",
     "intersects": "maxx >= ? AND minx <= ? AND maxy >= ? AND miny <= ?",
 }
-
-
-def candidate_boxes(geo: GeoQuery) -> list[tuple[float, float, float, float]] | None:
-    """The lon/lat boxes a matching geometry's box meets (None: any geometry may match)."""
-    if geo.georel == "near" and geo.max_distance is not None:
-        lon, lat = geo.geometry["coordinates"][:2]
-        return near_boxes(lon, lat, geo.max_distance)
-    if geo.georel in ("within", "intersects", "equals", "overlaps", "contains"):
-        return [bbox(geo.geometry)]
-    return None
 
 
 class SqliteHistoryFilters(SqliteWhere):
