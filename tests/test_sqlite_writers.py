@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from pathlib import Path
 
 from dosi.store.base import EntityQuery
@@ -31,3 +32,32 @@ async def test_two_connections_share_the_file_without_losing_a_write(tmp_path: P
     assert found.count == 200
     await first.close()
     await second.close()
+
+
+
+def test_workers_migrate_a_new_file_at_once(tmp_path: Path) -> None:
+    # `dosi serve --workers N` opens the store in N processes together, and each migrates: none may fail
+    url = f"sqlite:///{tmp_path / 'new.db'}"
+    start = threading.Barrier(6)
+    failures: list[BaseException] = []
+
+    def open_and_close() -> None:
+        store = SqliteStore(url)
+        start.wait()
+        try:
+            asyncio.run(store.open())
+        except BaseException as err:
+            failures.append(err)
+        finally:
+            asyncio.run(store.close())
+
+    threads = [threading.Thread(target=open_and_close) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert failures == []
+    store = SqliteStore(url)
+    asyncio.run(store.open())
+    assert store.migrate() == []  # everything applied, once (the names are the table's primary key)
+    asyncio.run(store.close())

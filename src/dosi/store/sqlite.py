@@ -109,20 +109,26 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
         self.migrate()
 
     def migrate(self) -> list[str]:
+        # every worker process of `dosi serve` migrates on start: what is done is read under the write lock, and
+        # the pending migrations apply in one transaction, so a second process finds them done or waits
         db = self.db
-        db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)")
-        done = {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
-        applied = []
-        folder = resources.files("dosi.store.sql.sqlite")
-        for item in sorted(folder.iterdir(), key=lambda p: p.name):
-            if not item.name.endswith(".sql") or item.name in done:
-                continue
-            db.execute("BEGIN IMMEDIATE")
-            for statement in _statements(item.read_text()):
-                db.execute(statement)
-            db.execute("INSERT INTO schema_migrations (name) VALUES (?)", (item.name,))
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            db.execute("CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY)")
+            done = {row[0] for row in db.execute("SELECT name FROM schema_migrations")}
+            applied = []
+            folder = resources.files("dosi.store.sql.sqlite")
+            for item in sorted(folder.iterdir(), key=lambda p: p.name):
+                if not item.name.endswith(".sql") or item.name in done:
+                    continue
+                for statement in _statements(item.read_text()):
+                    db.execute(statement)
+                db.execute("INSERT INTO schema_migrations (name) VALUES (?)", (item.name,))
+                applied.append(item.name)
             db.execute("COMMIT")
-            applied.append(item.name)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
         return applied
 
     async def close(self) -> None:
