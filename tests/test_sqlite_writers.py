@@ -34,7 +34,6 @@ async def test_two_connections_share_the_file_without_losing_a_write(tmp_path: P
     await second.close()
 
 
-
 def test_workers_migrate_a_new_file_at_once(tmp_path: Path) -> None:
     # `dosi serve --workers N` opens the store in N processes together, and each migrates: none may fail
     url = f"sqlite:///{tmp_path / 'new.db'}"
