@@ -1,4 +1,5 @@
-"""SQLite answers aggregations with one index range per period; the GROUP BY plan it falls back to agrees."""
+"""SQLite answers aggregations with one index range per period; the GROUP BY plan it falls back to agrees;
+the entities of a temporal query are found on the type index."""
 
 from __future__ import annotations
 
@@ -6,9 +7,11 @@ import random
 
 import pytest
 
+from dosi.ngsild.query import TypeExpr
 from dosi.store import sqlite_aggregate
-from dosi.store.base import EntityStore, TimeWindow
-from tests.contract.test_history import NOW, SPEED, STATION, instance, record
+from dosi.store.base import EntityQuery, EntityStore, TimeWindow
+from dosi.store.sqlite import SqliteStore
+from tests.contract.test_history import NOW, PARKING, SPEED, STATION, instance, record
 
 pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
 
@@ -36,3 +39,22 @@ async def test_both_plans_agree(
     assert [a.entity_id for a in by_periods] == ["urn:a:0", "urn:a:1", "urn:a:2"]
     assert sum(b[1] for a in by_periods for b in a.buckets) > 50
     assert by_periods == by_sorting
+
+
+async def test_temporal_listing_of_one_type_walks_that_type(store: EntityStore) -> None:
+    # The entities of a temporal query of one type are found from the type's index, in its order. Ordered by
+    # the entities' own seq, SQLite walked every entity of the store and probed its history before it looked at
+    # the type: 1.2 s for 1,000 stations among a million entities.
+    assert isinstance(store, SqliteStore)
+    await record(store, [instance(f"urn:a:{n}", STATION, n, NOW - n) for n in range(3)])
+    await record(store, [instance(f"urn:p:{n}", PARKING, n, NOW - n) for n in range(3)])
+    statements: list[str] = []
+    store.db.set_trace_callback(statements.append)
+    query = EntityQuery(tenant="", types=TypeExpr(((STATION,),)), attrs=[SPEED], limit=10)
+    found, _ = await store.history_entities(query, TimeWindow())
+    store.db.set_trace_callback(None)
+    assert [entity_id for entity_id, _ in found] == ["urn:a:0", "urn:a:1", "urn:a:2"]
+    (listing,) = [s for s in statements if "FROM history h" in s]
+    plan = [row[3] for row in store.db.execute("EXPLAIN QUERY PLAN " + listing)]
+    assert plan[0].startswith("SEARCH t USING PRIMARY KEY (tenant=? AND type=?)"), plan
+    assert not any("TEMP B-TREE" in step for step in plan), plan  # no sort either

@@ -27,7 +27,8 @@ class InstanceFilters(Protocol):
     def geo(self, tenant: str, geo: GeoQuery) -> str: ...
     def scope(self, node: Any) -> str: ...
     def latest(self, path: AttrPath) -> str: ...
-    def entities(self, query: EntityQuery) -> tuple[str, str]: ...  # (FROM source with `e`, WHERE) of the named
+    # of the named entities: FROM source (with `e`), WHERE, and the column that lists them in creation order
+    def entities(self, query: EntityQuery) -> tuple[str, str, str]: ...
 
 
 class HistoryWhere:
@@ -36,6 +37,7 @@ class HistoryWhere:
     def __init__(self, mark: Callable[[Any], str], has_type: Callable[[str], str]):
         self.mark = mark
         self.has_type = has_type  # SQL testing that h.types contains the placeholder's type
+        self.order_key = "e.seq"  # creation order of the entities `listed` walks (t.seq when one type is named)
 
     def window(self, window: TimeWindow, alias: str = "h") -> list[str]:
         column = f"{alias}.{TIME_COLUMNS[window.timeproperty]}"
@@ -110,7 +112,7 @@ class HistoryWhere:
             selectors=query.selectors,
             fence=query.fence,  # what the caller may read: the entity's current types, id and scope
         )
-        source, where = filters.entities(named)
+        source, where, self.order_key = filters.entities(named)
         recorded = ["h.tenant = e.tenant", "h.entity_id = e.id"]
         if query.attrs:
             recorded.append("h.attr IN (" + ", ".join(self.mark(a) for a in query.attrs) + ")")
@@ -131,7 +133,7 @@ class HistoryWhere:
         for key, descending in query.order_by or []:
             expr = members[key] if isinstance(key, str) else filters.latest(key)
             terms.append(expr + (" DESC" if descending else ""))
-        return " ORDER BY " + ", ".join([*terms, "e.seq"])
+        return " ORDER BY " + ", ".join([*terms, self.order_key])
 
 
 def aggregates_of(rows: list[Any], types: dict[tuple[str, str], str]) -> list[Aggregate]:

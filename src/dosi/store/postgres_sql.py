@@ -337,10 +337,10 @@ class PostgresHistoryFilters(PostgresWhere):
         predicate = self.geo_predicate(stored, geo)
         return f"EXISTS (SELECT 1 FROM history g WHERE {self._of_attr(geo.geoproperty)} AND {predicate})"
 
-    def entities(self, query: EntityQuery) -> tuple[str, str]:
+    def entities(self, query: EntityQuery) -> tuple[str, str, str]:
         named = PostgresWhere(self.params)  # the same parameter list: $n numbering continues
         where = named.build(query)
-        return named.source, where
+        return named.source, where, named.order_key
 
     def latest(self, path: AttrPath) -> str:
         """The path's value in the attribute's latest instance (what orderBy sorts entities by)."""

@@ -326,10 +326,10 @@ class SqliteHistoryFilters(SqliteWhere):
         self.params.extend([geo.georel, json.dumps(geo.geometry), geo.max_distance, geo.min_distance])
         return f"EXISTS (SELECT 1 FROM history g WHERE {rows} AND dosi_geo(json_extract(g.doc, '$.value'), ?, ?, ?, ?))"
 
-    def entities(self, query: EntityQuery) -> tuple[str, str]:
+    def entities(self, query: EntityQuery) -> tuple[str, str, str]:
         named = SqliteWhere(self.params)  # the same parameter list: placeholders stay in order
         where, _ = named.build(query)
-        return named.source, where
+        return named.source, where, named.order_key
 
     def latest(self, path: AttrPath) -> str:
         """The path's value in the attribute's latest instance (what orderBy sorts entities by)."""
