@@ -76,9 +76,10 @@ SELECT * FROM claimed
 """
 AGGREGATION_WORK_MEM = "128MB"  # per aggregation query, instead of the server's (often 4 MB) default
 FEW_VALUES = 2000  # below this many matches, a q term is answered from the value index first
-# the seq at an offset among a type's entities: the bucket holding it, then a short step inside the bucket
+# the seq at an offset among a type's entities: the bucket holding it, then a short step inside the bucket. A
+# bucket's shards are summed as integers: sum(bigint) is numeric, and the running sum over numerics costs more.
 SEEK_SQL = (
-    "WITH b AS (SELECT bucket, n, sum(n) OVER (ORDER BY bucket) - n AS before FROM (SELECT bucket, sum(n) AS n"
+    "WITH b AS (SELECT bucket, n, sum(n) OVER (ORDER BY bucket) - n AS before FROM (SELECT bucket, sum(n)::int AS n"
     " FROM type_buckets WHERE tenant = {tenant} AND type = {type} GROUP BY bucket) AS g WHERE n > 0),"
     " hit AS (SELECT bucket, before FROM b WHERE before + n > {offset} ORDER BY bucket LIMIT 1)"
     " SELECT (SELECT s.seq FROM entity_types s WHERE s.tenant = {tenant} AND s.type = {type}"
