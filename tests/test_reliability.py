@@ -34,8 +34,16 @@ class Collector:
     def __init__(self) -> None:
         self.pairs: dict[tuple[str, int], int] = defaultdict(int)
         self.ids: dict[str, int] = defaultdict(int)
+        self.writers: set[asyncio.StreamWriter] = set()
+
+    def close(self) -> None:
+        """Close the connections still open: one left to the garbage collector after its loop has closed warns
+        (ResourceWarning) inside whichever later test is running then."""
+        for writer in self.writers:
+            writer.close()
 
     async def handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.writers.add(writer)
         try:
             while True:
                 head = await reader.readuntil(b"\r\n\r\n")
@@ -159,6 +167,7 @@ async def test_sigkill_twice_loses_no_notification(database_url: str, updates: i
         finally:
             server.kill()
             server.wait()
+            collector.close()
     assert len(set(acknowledged)) == updates
     missing = owed - set(collector.pairs)
     assert not missing
@@ -195,6 +204,7 @@ async def test_four_workers_deliver_each_notification_once(pg_database_url: str)
         finally:
             server.terminate()
             server.wait(30)
+            collector.close()
     assert len(done) == 2000
     assert set(collector.pairs) == owed
     assert all(count == 1 for count in collector.ids.values()), "a notification was delivered twice"
