@@ -148,6 +148,9 @@ async def test_replace_keeps_every_index_true(store: EntityStore) -> None:
     assert await q_ids(store, "height==10") == [] and await q_ids(store, "height==99") == ["urn:x:1"]
     assert await q_ids(store, 'name=="old"') == [] and await q_ids(store, 'colour=="red"') == ["urn:x:1"]
     assert await ids(store, geo=near_a) == [] and await ids(store, geo=near_b) == ["urn:x:1"]
+    # a geo-query of one type sees the new types (PostgreSQL keeps them on the geometry rows)
+    assert await ids(store, types=types("Tower"), geo=near_b) == ["urn:x:1"]
+    assert await ids(store, types=types("Museum"), geo=near_b) == []
     assert {a.attr for a in await store.attributes("")} == {VOCAB + "height", VOCAB + "colour", LOCATION}
 
 

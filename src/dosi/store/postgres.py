@@ -200,10 +200,7 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
                 order = where.order_by(query)
                 limit = where.p(query.limit)
                 offset = where.p(skip)
-                rows = await self.pool.fetch(
-                    f"SELECT e.doc FROM {where.source} WHERE {sql}{order} LIMIT {limit} OFFSET {offset}",
-                    *where.params,
-                )
+                rows = await self.pool.fetch(where.page(sql, order, limit, offset), *where.params)
                 result.entities = [r[0] for r in rows]
             if query.count:
                 if only_type_filter(query):
@@ -215,9 +212,7 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
                 else:
                     count_where = PostgresWhere(selective=selective)
                     count_sql = count_where.build(query)
-                    total = await self.pool.fetchval(
-                        f"SELECT count(*) FROM {count_where.source} WHERE {count_sql}", *count_where.params
-                    )
+                    total = await self.pool.fetchval(count_where.count(count_sql), *count_where.params)
                 result.count = int(total)
         except Exception as err:
             raise _translate(err) from None

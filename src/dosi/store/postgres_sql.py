@@ -48,6 +48,15 @@ class PostgresWhere:
         self.tenant = ""
         self.source = "entities e"
         self.order_key = "e.seq"
+        self.single_type: str | None = None
+        # False while every condition and sort key reads only the order key (a seq): then a page of one type
+        # chooses its seqs on the type's index first, and fetches just those entities (see `page`)
+        self.reads_row = False
+
+    def row(self, column: str) -> str:
+        """A column of the entity's own row (`e`), which the conditions then need for every candidate."""
+        self.reads_row = True
+        return "e." + column
 
     def p(self, value: Any) -> str:
         self.params.append(value)
@@ -62,13 +71,15 @@ class PostgresWhere:
             # merge join that would read the entities table from its first row to reach the type's first one
             self.source = "entity_types t CROSS JOIN LATERAL (SELECT * FROM entities x WHERE x.seq = t.seq OFFSET 0) e"
             self.order_key = "t.seq"
+            self.single_type = single
             clauses.append(f"t.tenant = {self.p(query.tenant)} AND t.type = {self.p(single)}")
-        clauses.append(f"e.tenant = {self.p(query.tenant)}")
+        else:  # a type row has its entity's tenant
+            clauses.append(f"e.tenant = {self.p(query.tenant)}")
         self.tenant = query.tenant
         if query.ids is not None:
-            clauses.append(f"e.id = ANY({self.p(list(query.ids))}::text[])")
+            clauses.append(f"{self.row('id')} = ANY({self.p(list(query.ids))}::text[])")
         if query.id_pattern is not None:
-            clauses.append(f"e.id ~ {self.p(query.id_pattern)}")
+            clauses.append(f"{self.row('id')} ~ {self.p(query.id_pattern)}")
         if query.types is not None and single is None:
             clauses.append(self.types(query.tenant, query.types))
         for selectors in (query.selectors or None, query.fence):
@@ -76,7 +87,7 @@ class PostgresWhere:
                 clauses.append(self.any_of(query.tenant, selectors))
         if query.attrs:
             clauses.append(
-                "EXISTS (SELECT 1 FROM entity_attrs a WHERE a.seq = e.seq"
+                f"EXISTS (SELECT 1 FROM entity_attrs a WHERE a.seq = {self.order_key}"
                 f" AND a.attr = ANY({self.p(list(query.attrs))}::text[]))"
             )
         if query.q is not None:
@@ -87,15 +98,33 @@ class PostgresWhere:
             clauses.append(self.geo(query.tenant, query.geo))
         return " AND ".join(clauses)
 
+    def page(self, where: str, order: str, limit: str, offset: str) -> str:
+        """The SELECT of a page of documents (`order` from `order_by`, which may read the row).
+
+        When nothing reads the entity's row, a page of one type chooses its seqs on the type's index alone and
+        fetches just the page's entities, not the row of every candidate that the conditions look at.
+        """
+        if self.keys_only():
+            keys = f"SELECT t.seq FROM entity_types t WHERE {where}{order} LIMIT {limit} OFFSET {offset}"
+            return f"SELECT e.doc FROM ({keys}) AS k JOIN entities e ON e.seq = k.seq ORDER BY k.seq"
+        return f"SELECT e.doc FROM {self.source} WHERE {where}{order} LIMIT {limit} OFFSET {offset}"
+
+    def count(self, where: str) -> str:
+        source = "entity_types t" if self.keys_only() else self.source
+        return f"SELECT count(*) FROM {source} WHERE {where}"
+
+    def keys_only(self) -> bool:
+        return self.single_type is not None and not self.reads_row
+
     def any_of(self, tenant: str, selectors: list[Selector]) -> str:
         """The entities matching any of the selectors (none: no entity)."""
         alternatives = []
         for selector in selectors:
             parts = ["TRUE"]
             if selector.ids:
-                parts.append(f"e.id = ANY({self.p(list(selector.ids))}::text[])")
+                parts.append(f"{self.row('id')} = ANY({self.p(list(selector.ids))}::text[])")
             if selector.id_pattern is not None:
-                parts.append(f"e.id ~ {self.p(selector.id_pattern)}")
+                parts.append(f"{self.row('id')} ~ {self.p(selector.id_pattern)}")
             if selector.types is not None:
                 parts.append(self.types(tenant, selector.types))
             if selector.scope_q is not None:
@@ -114,6 +143,7 @@ class PostgresWhere:
                     "createdAt": "e.created_at",
                     "modifiedAt": "e.modified_at",
                 }[key]
+                self.reads_row = True
                 terms.append(expr + direction)
                 continue
             path = ["attrs", key.attr, "0"]
@@ -121,11 +151,12 @@ class PostgresWhere:
             meta = subs.pop() if subs and subs[-1] in _META else None
             for sub in subs:
                 path += ["sub", sub]
+            doc = self.row("doc")
             if meta:
-                terms.append(f"(e.doc #> {self.p(path + [meta])}::text[]){direction}")
+                terms.append(f"({doc} #> {self.p(path + [meta])}::text[]){direction}")
             else:
                 value, obj = self.p(path + ["value"]), self.p(path + ["object"])
-                terms.append(f"coalesce(e.doc #> {value}::text[], e.doc #> {obj}::text[]){direction}")
+                terms.append(f"coalesce({doc} #> {value}::text[], {doc} #> {obj}::text[]){direction}")
         terms.append(self.order_key)
         return " ORDER BY " + ", ".join(terms)
 
@@ -133,7 +164,7 @@ class PostgresWhere:
         alternatives = []
         for names in expr.alternatives:
             parts = [
-                f"e.seq IN (SELECT t.seq FROM entity_types t WHERE t.tenant = {self.p(tenant)}"
+                f"{self.order_key} IN (SELECT t.seq FROM entity_types t WHERE t.tenant = {self.p(tenant)}"
                 f" AND t.type = {self.p(name)})"
                 for name in names
             ]
@@ -208,7 +239,7 @@ class PostgresWhere:
         # many matches: check each entity met on the way (OFFSET 0 keeps the planner from turning the check
         # into a join over every match; pages walk in order and stop early)
         return (
-            f"EXISTS (SELECT 1 FROM entity_values v WHERE v.seq = e.seq AND v.tenant = {self.p(self.tenant)}"
+            f"EXISTS (SELECT 1 FROM entity_values v WHERE v.seq = {self.order_key} AND v.tenant = {self.p(self.tenant)}"
             f" AND v.attr = {self.p(node.path.attr)} AND {condition} OFFSET 0)"
         )
 
@@ -229,7 +260,7 @@ class PostgresWhere:
 
     def over_instances(self, attr: str, test: Callable[[str], str]) -> str:
         """`test(document)`: jsonpaths from `attr_base` reach the attribute's instances in that document."""
-        return test("e.doc")
+        return test(self.row("doc"))
 
     @staticmethod
     def attr_base(attr: str) -> str:
@@ -270,7 +301,7 @@ class PostgresWhere:
 
     def scopes(self) -> str:
         """A row source `s(v)` of the entity's scopes."""
-        return "jsonb_array_elements_text(e.doc -> 'scope') s(v)"
+        return f"jsonb_array_elements_text({self.row('doc')} -> 'scope') s(v)"
 
     # -- geo -------------------------------------------------------------
     def geo(self, tenant: str, geo: GeoQuery) -> str:
@@ -283,6 +314,8 @@ class PostgresWhere:
                 for minx, miny, maxx, maxy in boxes
             )
             predicate = f"({overlaps}) AND {predicate}"
+        if self.single_type is not None:  # a geometry row carries its entity's types: no lookup per candidate
+            predicate = f"{self.p(self.single_type)} = ANY(g.types) AND {predicate}"
         return (
             f"{self.order_key} IN (SELECT g.seq FROM entity_geo g WHERE g.tenant = {self.p(tenant)}"
             f" AND g.attr = {self.p(geo.geoproperty)} AND {predicate})"

@@ -75,8 +75,9 @@ WITH u AS (
 ), geos_gone AS (
     DELETE FROM entity_geo x USING upd WHERE x.seq = upd.seq
 ), geos AS (
-    INSERT INTO entity_geo (seq, tenant, attr, geom)
-    SELECT w.seq, $1, g.attr, ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(g.geojson), 4326))
+    INSERT INTO entity_geo (seq, tenant, attr, geom, types)
+    SELECT w.seq, $1, g.attr, ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(g.geojson), 4326)),
+    ARRAY(SELECT kept.type FROM kept WHERE kept.seq = w.seq ORDER BY kept.type)
     FROM written w JOIN unnest($16::text[], $17::text[], $18::text[]) AS g(id, attr, geojson) ON g.id = w.id
 ), history AS (
     INSERT INTO history (tenant, {COLUMNS}) SELECT $1, h.entity_id, h.types::jsonb, h.attr, h.instance_id,

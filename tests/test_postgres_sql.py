@@ -1,0 +1,51 @@
+"""How the PostgreSQL store words a page of entities (the SQL text; the contract suite checks the answers)."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from dosi.ngsild.context import core_active
+from dosi.ngsild.query import AttrPath, TypeExpr, parse_geo_query, parse_q
+from dosi.service.params import expand_q
+from dosi.store.base import EntityQuery
+from dosi.store.postgres_sql import PostgresWhere
+
+VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
+KEYS_FIRST = "SELECT e.doc FROM (SELECT t.seq FROM entity_types t WHERE "
+
+
+def page_sql(**query: Any) -> str:
+    entity_query = EntityQuery(**query)
+    where = PostgresWhere()
+    sql = where.build(entity_query)
+    return where.page(sql, where.order_by(entity_query), "$90", "$91")
+
+
+def q(text: str) -> Any:
+    return expand_q(parse_q(text), core_active())
+
+
+ONE_TYPE = TypeExpr(((VOCAB + "AirQualityObserved",),))
+
+
+def test_a_page_of_one_type_chooses_its_seqs_before_it_reads_any_entity() -> None:
+    near = parse_geo_query("near;maxDistance==300", "Point", "[126.97, 37.56]", None)
+    for query in ({}, {"q": q("pm25>30;pm10<50")}, {"geo": near}, {"attrs": [VOCAB + "pm25"]}):
+        sql = page_sql(types=ONE_TYPE, **query)
+        assert sql.startswith(KEYS_FIRST), sql
+        keys = sql[len(KEYS_FIRST) : sql.index(") AS k JOIN entities e")]
+        assert not re.search(r"\be\.", keys), keys  # no entity row in the choosing
+
+
+def test_conditions_on_the_entity_row_read_it_for_every_candidate() -> None:
+    by_name = AttrPath(VOCAB + "name", (), ())
+    for query in (
+        {"id_pattern": "^urn:x"},
+        {"ids": ["urn:x:1"]},
+        {"q": q('name~="^Gang"')},
+        {"order_by": [(by_name, False)]},
+        {"order_by": [("id", True)]},
+    ):
+        assert not page_sql(types=ONE_TYPE, **query).startswith(KEYS_FIRST), query
+    assert not page_sql(q=q("pm25>30")).startswith(KEYS_FIRST)  # no type: the entities table is the index walked
