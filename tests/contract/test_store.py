@@ -363,6 +363,47 @@ async def test_contexts(store: EntityStore) -> None:
     assert await store.get_context("urn:c:1") is None
 
 
+async def next_seq_from(store: EntityStore, start: int) -> None:
+    """The next entity written gets storage order `start` (entities far apart land in other buckets and spans)."""
+    from dosi.store.postgres import PostgresStore
+    from dosi.store.sqlite import SqliteStore
+
+    if isinstance(store, PostgresStore):
+        await store.pool.execute(f"ALTER SEQUENCE entities_seq_seq RESTART WITH {start}")
+    else:
+        assert isinstance(store, SqliteStore)
+        with store.db:
+            store.db.execute("UPDATE sqlite_sequence SET seq = ? WHERE name = 'entities'", (start - 1,))
+
+
+async def test_deep_pages_seek_exactly_across_buckets_and_spans(
+    store: EntityStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import dosi.store.postgres
+    import dosi.store.sqlite
+
+    monkeypatch.setattr(dosi.store.sqlite, "DEEP_PAGE", 2)
+    monkeypatch.setattr(dosi.store.postgres, "DEEP_PAGE", 2)
+    number = 0
+    # runs of entities in bucket 0, bucket 1, the next span (2^18), a later span and the bucket after it
+    for start in (1, 5_000, 270_000, 1_100_000, 1_105_000):
+        await next_seq_from(store, start)
+        async with store.transaction("") as tx:
+            for _ in range(12):
+                assert await tx.insert(make(f"urn:s:{number:03d}", "Sensor" if number % 4 else "Other"))
+                number += 1
+    async with store.transaction("") as tx:
+        for gone in (13, 26, 50):
+            assert await tx.delete(f"urn:s:{gone:03d}")
+    walked = await store.query(EntityQuery(types=types("Sensor"), limit=100))
+    expected = [e["id"] for e in walked.entities]
+    assert len(expected) == 42
+    for offset in range(0, 45, 4):
+        got = await store.query(EntityQuery(types=types("Sensor"), limit=5, offset=offset, count=True))
+        assert [e["id"] for e in got.entities] == expected[offset : offset + 5], offset
+        assert got.count == 42
+
+
 async def test_deep_pages_seek_exactly(store: EntityStore, monkeypatch: pytest.MonkeyPatch) -> None:
     import dosi.store.postgres
     import dosi.store.sqlite

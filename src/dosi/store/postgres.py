@@ -54,7 +54,7 @@ except ImportError:  # pragma: no cover - exercised only without the extra
 INSTALL_HINT = "PostgreSQL support needs the extra: pip install 'dosi[postgres]'"
 MIGRATION_LOCK = 4_242_001
 PAST_THE_END = 1 << 62  # a seq no entity has: the page after the last one is empty
-DEEP_PAGE = 4096  # offsets beyond this seek through type_buckets instead of stepping through rows
+DEEP_PAGE = 4096  # offsets beyond this seek through type_spans and type_buckets instead of stepping through rows
 # claim due outbox rows for a lease, and count them as sent for their subscriptions, in one statement. The rows are
 # picked once (MATERIALIZED): a re-scanned `IN (subquery)` can lock rows that another worker claimed meanwhile.
 CLAIM_SQL = """
@@ -76,15 +76,6 @@ SELECT * FROM claimed
 """
 AGGREGATION_WORK_MEM = "128MB"  # per aggregation query, instead of the server's (often 4 MB) default
 FEW_VALUES = 2000  # below this many matches, a q term is answered from the value index first
-# the seq at an offset among a type's entities: the bucket holding it, then a short step inside the bucket. A
-# bucket's shards are summed as integers: sum(bigint) is numeric, and the running sum over numerics costs more.
-SEEK_SQL = (
-    "WITH b AS (SELECT bucket, n, sum(n) OVER (ORDER BY bucket) - n AS before FROM (SELECT bucket, sum(n)::int AS n"
-    " FROM type_buckets WHERE tenant = {tenant} AND type = {type} GROUP BY bucket) AS g WHERE n > 0),"
-    " hit AS (SELECT bucket, before FROM b WHERE before + n > {offset} ORDER BY bucket LIMIT 1)"
-    " SELECT (SELECT s.seq FROM entity_types s WHERE s.tenant = {tenant} AND s.type = {type}"
-    " AND s.seq >= hit.bucket << 12 ORDER BY s.seq LIMIT 1 OFFSET {offset} - hit.before) FROM hit"
-)
 
 
 async def _noop_reset(conn: Any) -> None:
@@ -192,10 +183,10 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
             if query.limit > 0:
                 skip = query.offset
                 if skip > DEEP_PAGE and only_type_filter(query):
-                    # seek: the seq at the offset, found through type_buckets, in the same statement as the page
+                    # seek: the seq at the offset, found through the type counts, in the same statement as the page
                     tenant, type_iri, at = where.p(query.tenant), where.p(single_type(query)), where.p(skip)
-                    seek = SEEK_SQL.format(tenant=tenant, type=type_iri, offset=at)
-                    sql = f"{sql} AND t.seq >= coalesce(({seek}), {where.p(PAST_THE_END)})"
+                    seek = f"type_seq_at({tenant}, {type_iri}, {at})"
+                    sql = f"{sql} AND t.seq >= coalesce({seek}, {where.p(PAST_THE_END)})"
                     skip = 0
                 order = where.order_by(query)
                 limit = where.p(query.limit)
@@ -205,7 +196,7 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
             if query.count:
                 if only_type_filter(query):
                     total = await self.pool.fetchval(
-                        "SELECT coalesce(sum(n), 0) FROM type_buckets WHERE tenant = $1 AND type = $2",
+                        "SELECT coalesce(sum(n), 0) FROM type_spans WHERE tenant = $1 AND type = $2",
                         query.tenant,
                         single_type(query),
                     )
@@ -301,8 +292,8 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
         self._subscriptions.clear()
         await self.pool.execute(
             "TRUNCATE entities, entity_types, entity_attrs, entity_values, entity_geo, tenants, contexts,"
-            " subscriptions, subscription_stats, type_buckets, outbox, history, data_models, ingest_sources,"
-            " ingest_status, ingest_rejections, subscription_versions RESTART IDENTITY"
+            " subscriptions, subscription_stats, type_buckets, type_spans, outbox, history, data_models,"
+            " ingest_sources, ingest_status, ingest_rejections, subscription_versions RESTART IDENTITY"
         )
 
     async def insert_subscription(self, tenant: str, doc: dict[str, Any]) -> bool:

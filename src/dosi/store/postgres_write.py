@@ -50,12 +50,17 @@ WITH u AS (
 ), added AS (
     INSERT INTO entity_types (tenant, type, seq) SELECT $1, type, seq FROM kept ON CONFLICT DO NOTHING
     RETURNING type, seq
+), counted AS (
+    SELECT type, seq >> 12 AS bucket, 1 AS k FROM added UNION ALL SELECT type, seq >> 12, -1 FROM gone
 ), buckets AS (
     INSERT INTO type_buckets (tenant, type, bucket, shard, n)
-    SELECT $1, c.type, c.bucket, pg_backend_pid() % 64, sum(c.k) FROM (
-        SELECT type, seq >> 12 AS bucket, 1 AS k FROM added UNION ALL SELECT type, seq >> 12, -1 FROM gone
-    ) AS c GROUP BY c.type, c.bucket HAVING sum(c.k) <> 0
+    SELECT $1, type, bucket, pg_backend_pid() % 64, sum(k) FROM counted GROUP BY type, bucket HAVING sum(k) <> 0
     ON CONFLICT (tenant, type, bucket, shard) DO UPDATE SET n = type_buckets.n + EXCLUDED.n
+), spans AS (
+    INSERT INTO type_spans (tenant, type, span, shard, n)
+    SELECT $1, type, bucket >> 6, pg_backend_pid() % 64, sum(k) FROM counted GROUP BY type, bucket >> 6
+    HAVING sum(k) <> 0
+    ON CONFLICT (tenant, type, span, shard) DO UPDATE SET n = type_spans.n + EXCLUDED.n
 ), attrs_now AS (
     SELECT w.seq, a.attr, a.atype
     FROM written w JOIN unnest($9::text[], $10::text[], $11::text[]) AS a(id, attr, atype) ON a.id = w.id
@@ -113,6 +118,10 @@ WITH gone AS (
     INSERT INTO type_buckets (tenant, type, bucket, shard, n)
     SELECT tenant, type, seq >> 12, pg_backend_pid() % 64, -count(*) FROM gone GROUP BY 1, 2, 3
     ON CONFLICT (tenant, type, bucket, shard) DO UPDATE SET n = type_buckets.n + EXCLUDED.n
+), spans AS (
+    INSERT INTO type_spans (tenant, type, span, shard, n)
+    SELECT tenant, type, seq >> 18, pg_backend_pid() % 64, -count(*) FROM gone GROUP BY 1, 2, 3
+    ON CONFLICT (tenant, type, span, shard) DO UPDATE SET n = type_spans.n + EXCLUDED.n
 ), attrs AS (
     DELETE FROM entity_attrs WHERE seq = ANY($1::bigint[])
 ), vals AS (
