@@ -53,3 +53,16 @@ def test_missing_document_is_named() -> None:
 def test_malformed_context() -> None:
     with pytest.raises(ContextError):
         build({"a": 5}, {})
+
+
+def test_compaction_is_remembered_within_a_bound_and_forgotten_when_terms_change() -> None:
+    import dosi.ngsild.context as context
+
+    active = build({"road": "https://example.org/road"}, {})
+    assert active.compact("https://example.org/lane") == "https://example.org/lane"
+    active.terms["lane"] = context.Term("https://example.org/lane")
+    active.terms_changed()
+    assert active.compact("https://example.org/lane") == "lane"
+    for n in range(context.COMPACTED_KEPT + 50):  # attribute names come from clients: the memory stays bounded
+        assert active.compact(f"https://example.org/a{n}") == f"https://example.org/a{n}"
+    assert len(active._compacted) == context.COMPACTED_KEPT

@@ -150,3 +150,19 @@ async def test_a_query_string_that_is_not_utf8_is_a_client_error(settings: Setti
              "server": ("127.0.0.1", 80)}  # fmt: skip
     await app(scope, receive, send)
     assert answers[0]["status"] == 400
+
+
+async def test_each_method_of_a_path_reaches_its_own_endpoint(client: httpx.AsyncClient) -> None:
+    """Routes of one path are one route choosing by method: each method still lands where it belongs."""
+    assert (await client.post("/entities", json={"id": "urn:x:m", "type": "T", "a": 1})).status_code == 201
+    assert (await client.get("/entities/urn:x:m")).json()["a"]["value"] == 1
+    head = await client.head("/entities/urn:x:m")
+    assert head.status_code == 200 and head.content == b""
+    assert (await client.patch("/entities/urn:x:m", json={"a": 2})).status_code == 204
+    assert (await client.put("/entities/urn:x:m", json={"type": "T", "b": 3})).status_code == 204
+    assert set((await client.get("/entities/urn:x:m")).json()) == {"id", "type", "b"}
+    refused = await client.request("DELETE", "/entities/urn:x:m/attrs")
+    assert refused.status_code == 405
+    assert set(refused.headers["allow"].split(", ")) == {"POST", "PATCH"}
+    assert (await client.delete("/entities/urn:x:m")).status_code == 204
+    assert (await client.get("/entities/urn:x:m")).status_code == 404

@@ -40,6 +40,9 @@ class MissingDocument(LookupError):
         self.url = url
 
 
+COMPACTED_KEPT = 4096  # IRIs whose compaction a context remembers (a bound: attribute names come from clients)
+
+
 @dataclass(frozen=True)
 class Term:
     iri: str
@@ -53,6 +56,7 @@ class ActiveContext:
     vocab: str | None = None
     _reverse: dict[str, str] | None = None
     _prefixes: list[tuple[str, str]] | None = None
+    _compacted: dict[str, str] = field(default_factory=dict)  # compact()'s answers, up to COMPACTED_KEPT of them
 
     # -- expansion -------------------------------------------------------
     def expand(self, value: str, vocab: bool = True) -> str:
@@ -84,6 +88,12 @@ class ActiveContext:
         return self.coercion(term)
 
     # -- compaction ------------------------------------------------------
+    def terms_changed(self) -> None:
+        """Forget what compaction derived from the terms (call after changing them)."""
+        self._reverse = None
+        self._prefixes = None
+        self._compacted = {}
+
     def _build_reverse(self) -> None:
         reverse: dict[str, str] = {}
         prefixes: list[tuple[str, str]] = []
@@ -99,6 +109,14 @@ class ActiveContext:
 
     def compact(self, iri: str) -> str:
         """Compact an absolute IRI to the shortest term or compact IRI."""
+        known = self._compacted.get(iri)
+        if known is None:
+            known = self._compact(iri)
+            if len(self._compacted) < COMPACTED_KEPT:
+                self._compacted[iri] = known
+        return known
+
+    def _compact(self, iri: str) -> str:
         if self._reverse is None:
             self._build_reverse()
         assert self._reverse is not None and self._prefixes is not None
@@ -229,8 +247,7 @@ def _apply(active: ActiveContext, ctx: Any, documents: Mapping[str, Any], depth:
         if name.startswith("@"):
             continue
         _define(active, ctx, name, defined)
-    active._reverse = None
-    active._prefixes = None
+    active.terms_changed()
 
 
 def referenced_urls(ctx: Any) -> list[str]:
@@ -260,6 +277,5 @@ def build(ctx: Any, documents: Mapping[str, Any]) -> ActiveContext:
     active = ActiveContext(terms=dict(core.terms), vocab=core.vocab)
     _apply(active, ctx, documents, 0)
     active.terms.update(core.terms)  # the core context is protected: its terms always win
-    active._reverse = None
-    active._prefixes = None
+    active.terms_changed()
     return active

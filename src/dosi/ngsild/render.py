@@ -18,6 +18,8 @@ PREVIOUS_KEYS = (
     "previousValueList",
     "previousObjectList",
 )
+# the members of a stored instance that a normalized rendering copies as they are (system members are dropped)
+_PLAIN = frozenset({"type", "value", "object", "observedAt", "unitCode", "datasetId", "createdAt", "modifiedAt"})
 NORMALIZED = "normalized"
 CONCISE = "concise"
 SIMPLIFIED = "keyValues"
@@ -95,8 +97,7 @@ class Renderer:
             if view.dataset_form and view.form == SIMPLIFIED and len(chosen) > 1:
                 out[name] = {"dataset": {i.get("datasetId", "@none"): self.attribute(i) for i in chosen}}
                 continue
-            rendered = [self.attribute(inst) for inst in chosen]
-            out[name] = rendered[0] if len(rendered) == 1 else rendered
+            out[name] = self.attribute(chosen[0]) if len(chosen) == 1 else [self.attribute(i) for i in chosen]
         return out
 
     def _instances(self, instances: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -107,6 +108,8 @@ class Renderer:
 
     def attribute(self, inst: dict[str, Any]) -> Any:
         form = self.view.form
+        if form == NORMALIZED and inst.keys() <= _PLAIN and not self.view.sys_attrs:
+            return self._plain(inst)
         atype = inst.get("type", "Property")
         key = VALUE_KEY.get(atype, "value")
         value = inst.get(key)
@@ -158,6 +161,17 @@ class Renderer:
             out[self.ctx.compact(sub_iri)] = self.attribute(sub)
         if form == CONCISE and atype in ("Property",) and list(out) == ["value"] and not isinstance(value, dict):
             return value
+        return out
+
+    @staticmethod
+    def _plain(inst: dict[str, Any]) -> dict[str, Any]:
+        """`attribute` of an instance with no member that needs more than copying, normalized (most of them)."""
+        atype = inst.get("type", "Property")
+        key = VALUE_KEY.get(atype, "value")
+        out = {"type": atype, key: inst.get(key)}
+        for meta in ("observedAt", "unitCode", "datasetId"):
+            if meta in inst:
+                out[meta] = inst[meta]
         return out
 
     def feature(self, entity: dict[str, Any]) -> dict[str, Any]:

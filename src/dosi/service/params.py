@@ -104,6 +104,8 @@ class QueryBuilder:
         self.settings = settings
 
     def view(self, ctx: ActiveContext, params: Mapping[str, str]) -> View:
+        if not params:  # the default view (most reads): nothing to parse
+            return View()
         form, flags = parse_options(params.get("options"), params.get("format"))
         attrs = split_list(params.get("attrs"))
         pick = params.get("pick")
