@@ -185,7 +185,9 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
                 if skip > DEEP_PAGE and only_type_filter(query):
                     # seek: the seq at the offset, found through the type counts, in the same statement as the page
                     tenant, type_iri, at = where.p(query.tenant), where.p(single_type(query)), where.p(skip)
-                    seek = f"type_seq_at({tenant}, {type_iri}, {at})"
+                    # a sub-select, run once when the statement runs: a bare call of the function with known
+                    # arguments is also run by the planner, to estimate how many rows follow the seq it returns
+                    seek = f"(SELECT type_seq_at({tenant}, {type_iri}, {at}))"
                     sql = f"{sql} AND t.seq >= coalesce({seek}, {where.p(PAST_THE_END)})"
                     skip = 0
                 order = where.order_by(query)
