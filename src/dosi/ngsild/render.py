@@ -20,6 +20,8 @@ PREVIOUS_KEYS = (
 )
 # the members of a stored instance that a normalized rendering copies as they are (system members are dropped)
 _PLAIN = frozenset({"type", "value", "object", "observedAt", "unitCode", "datasetId", "createdAt", "modifiedAt"})
+# members of an instance that every representation but keyValues shows as they are
+COPIED_META = ("observedAt", "unitCode", "datasetId")
 NORMALIZED = "normalized"
 CONCISE = "concise"
 SIMPLIFIED = "keyValues"
@@ -139,7 +141,7 @@ class Renderer:
         out[key] = value
         if lang_tag is not None and lang_tag not in ("*", "@none"):
             out["lang"] = lang_tag
-        for meta in ("observedAt", "unitCode", "datasetId"):
+        for meta in COPIED_META:
             if meta in inst:
                 out[meta] = inst[meta]
         for meta in PREVIOUS_KEYS:
@@ -169,7 +171,7 @@ class Renderer:
         atype = inst.get("type", "Property")
         key = VALUE_KEY.get(atype, "value")
         out = {"type": atype, key: inst.get(key)}
-        for meta in ("observedAt", "unitCode", "datasetId"):
+        for meta in COPIED_META:
             if meta in inst:
                 out[meta] = inst[meta]
         return out

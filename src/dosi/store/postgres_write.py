@@ -24,8 +24,8 @@ from dosi.store.postgres_sql import PostgresWhere
 # their index rows (stale ones deleted, new ones added), history instances and outbox rows. Round trips, not rows,
 # are what writes wait on. Index tables without a unique key (values, geo) are deleted and re-inserted: every CTE
 # reads the statement's snapshot, so the DELETE never sees the rows inserted beside it. Keyed ones (types, attrs)
-# lose only the rows the new document no longer has. type_buckets change only when an entity's types do, each
-# connection in its own shard (concurrent writers of a type never wait for each other's commit there).
+# lose only the rows the new document no longer has. type_buckets and type_spans change only when an entity's
+# types do, each connection in its own shard (concurrent writers of a type never wait for each other's commit there).
 WRITE_SQL = f"""
 WITH u AS (
     SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bool[])
