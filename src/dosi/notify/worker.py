@@ -48,6 +48,7 @@ class DeliveryWorker:
         self.listener: Any = None
         # a claimed row is another worker's to send again once its lease runs out (its claimer died)
         self.lease = max(10.0, 3 * settings.notify_timeout)
+        self.finisher = Finisher(store)
 
     def wake(self) -> None:
         self.event.set()
@@ -110,7 +111,7 @@ class DeliveryWorker:
                 log.exception("delivery of %s failed unexpectedly", row.notification_id)
                 await self._failed(row, repr(err))
                 return
-        await self.store.delivered(row, now_iso())
+        await self.finisher.finish(row)
 
     async def _failed(self, row: OutboxRow, reason: str) -> None:
         await self.store.record_delivery(row.tenant, row.subscription_id, "failed", now_iso())
@@ -164,6 +165,40 @@ class DeliveryWorker:
             if sub.get("watchedAttributes"):
                 query.attrs = list(sub["watchedAttributes"])
             await self.notifier.periodic(tenant, sub, query)
+
+
+class Finisher:
+    """Finishes delivered rows in groups: the rows delivered while one statement runs go together in the next.
+
+    One statement per notification made every delivery wait for the subscription's counters row (each finish
+    updates it) and for a commit of its own; under load, a group shares both.
+    """
+
+    def __init__(self, store: EntityStore):
+        self.store = store
+        self.waiting: list[tuple[OutboxRow, asyncio.Future[None]]] = []
+        self.running: asyncio.Task[None] | None = None
+
+    async def finish(self, row: OutboxRow) -> None:
+        done = asyncio.get_running_loop().create_future()
+        self.waiting.append((row, done))
+        if self.running is None:
+            self.running = asyncio.create_task(self._run())
+        await done
+
+    async def _run(self) -> None:
+        try:
+            while self.waiting:
+                group, self.waiting = self.waiting, []
+                try:
+                    await self.store.delivered([row for row, _ in group], now_iso())
+                except Exception:  # the rows stay claimed: sent again once their lease runs out (at least once)
+                    log.exception("cannot finish %d delivered notifications", len(group))
+                for _, done in group:
+                    if not done.done():
+                        done.set_result(None)
+        finally:
+            self.running = None
 
 
 def _types(expression: str) -> Any:

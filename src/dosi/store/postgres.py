@@ -67,12 +67,22 @@ WITH picked AS MATERIALIZED (
     INSERT INTO subscription_stats (tenant, id, times_sent, times_failed, last_notification)
     SELECT c.tenant, c.subscription_id, count(*), 0, $4 FROM claimed c
     WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant = c.tenant AND s.id = c.subscription_id)
-    GROUP BY c.tenant, c.subscription_id
+    GROUP BY c.tenant, c.subscription_id ORDER BY c.tenant, c.subscription_id
     ON CONFLICT (tenant, id) DO UPDATE SET
         times_sent = subscription_stats.times_sent + excluded.times_sent,
         last_notification = excluded.last_notification
 )
 SELECT * FROM claimed
+"""
+# finish delivered rows and count each subscription's success: the rows first, then the counters in (tenant, id)
+# order, the order the claim takes them in (the other order deadlocked)
+DELIVERED_SQL = """
+WITH gone AS (DELETE FROM outbox WHERE seq = ANY($1::bigint[]) RETURNING tenant, subscription_id)
+INSERT INTO subscription_stats (tenant, id, times_sent, times_failed, last_success, status)
+SELECT g.tenant, g.subscription_id, 0, 0, $2, 'ok' FROM gone g
+WHERE EXISTS (SELECT 1 FROM subscriptions s WHERE s.tenant = g.tenant AND s.id = g.subscription_id)
+GROUP BY g.tenant, g.subscription_id ORDER BY g.tenant, g.subscription_id
+ON CONFLICT (tenant, id) DO UPDATE SET last_success = excluded.last_success, status = excluded.status
 """
 AGGREGATION_WORK_MEM = "128MB"  # per aggregation query, instead of the server's (often 4 MB) default
 FEW_VALUES = 2000  # below this many matches, a q term is answered from the value index first
@@ -349,14 +359,8 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
     async def record_delivery(self, tenant: str, sub_id: str, step: str, at: str) -> None:
         await self.pool.execute(RECORD_DELIVERY.format(p="$", source=""), *delivery_step(tenant, sub_id, step, at))
 
-    async def delivered(self, row: OutboxRow, at: str) -> None:
-        await self.pool.execute(
-            # the row first, then the counters: the order the claim takes them in (the other order deadlocked)
-            "WITH gone AS (DELETE FROM outbox WHERE seq = $9 RETURNING seq) "
-            + RECORD_DELIVERY.format(p="$", source="FROM gone"),
-            *delivery_step(row.tenant, row.subscription_id, "ok", at),
-            row.seq,
-        )
+    async def delivered(self, rows: list[OutboxRow], at: str) -> None:
+        await self.pool.execute(DELIVERED_SQL, [r.seq for r in rows], at)
 
     async def claim_outbox(self, now: float, lease: float, limit: int, at: str) -> list[OutboxRow]:
         rows = await self.pool.fetch(CLAIM_SQL, now + lease, now, limit, at)

@@ -389,10 +389,11 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
         async with self._writing():
             self.db.execute(RECORD_STEP, delivery_step(tenant, sub_id, step, at))
 
-    async def delivered(self, row: OutboxRow, at: str) -> None:
+    async def delivered(self, rows: list[OutboxRow], at: str) -> None:
         async with self._writing():
-            self.db.execute("DELETE FROM outbox WHERE seq = ?", (row.seq,))
-            self.db.execute(RECORD_STEP, delivery_step(row.tenant, row.subscription_id, "ok", at))
+            gone = [r for r in rows if self.db.execute("DELETE FROM outbox WHERE seq = ?", (r.seq,)).rowcount]
+            subscriptions = sorted({(r.tenant, r.subscription_id) for r in gone})
+            self.db.executemany(RECORD_STEP, [delivery_step(tenant, sub, "ok", at) for tenant, sub in subscriptions])
 
     async def claim_outbox(self, now: float, lease: float, limit: int, at: str) -> list[OutboxRow]:
         async with self._writing():
