@@ -1,4 +1,4 @@
-"""How the PostgreSQL store words a page of entities (the SQL text; the contract suite checks the answers)."""
+"""How the PostgreSQL store words its statements: pages of entities, flushes (the contract suite checks answers)."""
 
 from __future__ import annotations
 
@@ -6,9 +6,11 @@ import re
 from typing import Any
 
 from dosi.ngsild.context import core_active
+from dosi.ngsild.parse import Parser
 from dosi.ngsild.query import AttrPath, TypeExpr, parse_geo_query, parse_q
 from dosi.service.params import expand_q
 from dosi.store.base import EntityQuery
+from dosi.store.postgres_flush import Changes, IndexRows, WriteStatement
 from dosi.store.postgres_sql import PostgresWhere
 
 VOCAB = "https://uri.etsi.org/ngsi-ld/default-context/"
@@ -49,3 +51,28 @@ def test_conditions_on_the_entity_row_read_it_for_every_candidate() -> None:
     ):
         assert not page_sql(types=ONE_TYPE, **query).startswith(KEYS_FIRST), query
     assert not page_sql(q=q("pm25>30")).startswith(KEYS_FIRST)  # no type: the entities table is the index walked
+
+
+def parsed(**attrs: Any) -> dict[str, Any]:
+    return Parser(core_active(), "2026-01-01T00:00:00Z").entity({"id": "urn:x:1", "type": "Spot", **attrs})
+
+
+def parts_written(old: dict[str, Any] | None, new: dict[str, Any]) -> list[str]:
+    changes = Changes()
+    changes.write("urn:x:1", "{}", "c", "m", IndexRows.of(new), None if old is None else IndexRows.of(old))
+    return [part.split(" AS (")[0] for part in WriteStatement.of("", changes, 1).parts]
+
+
+def test_a_flush_writes_only_the_parts_it_has_rows_for() -> None:
+    where = {"type": "Point", "coordinates": [127.0, 37.5]}
+    old = parsed(free={"type": "Property", "value": 3}, location={"type": "GeoProperty", "value": where})
+    one_value = parsed(free={"type": "Property", "value": 4}, location={"type": "GeoProperty", "value": where})
+    moved = parsed(free={"type": "Property", "value": 3}, location={"type": "GeoProperty", "value": {
+        "type": "Point", "coordinates": [127.1, 37.5]}})  # fmt: skip
+    assert parts_written(old, one_value) == ["u", "upd", "written", "vals_gone", "vals", "version"]
+    assert parts_written(old, moved) == ["u", "upd", "written", "geos_gone", "geos", "version"]
+    assert parts_written(old, old) == ["u", "upd", "written", "version"]
+    assert parts_written(None, old) == [
+        "u", "ins", "tenant", "written", "kept", "added", "counted", "buckets", "spans", "attrs", "vals", "geos",
+        "version",
+    ]  # fmt: skip

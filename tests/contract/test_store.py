@@ -152,6 +152,16 @@ async def test_replace_keeps_every_index_true(store: EntityStore) -> None:
     assert await ids(store, types=types("Tower"), geo=near_b) == ["urn:x:1"]
     assert await ids(store, types=types("Museum"), geo=near_b) == []
     assert {a.attr for a in await store.attributes("")} == {VOCAB + "height", VOCAB + "colour", LOCATION}
+    async with store.transaction("") as tx:  # only the types change: the geometry's rows learn them too
+        await tx.replace(make("urn:x:1", ["Building", "Museum"], height=99, colour="red", location=POINT_B))
+    assert await ids(store, types=types("Museum"), geo=near_b) == ["urn:x:1"]
+    assert await ids(store, types=types("Tower"), geo=near_b) == []
+    async with store.transaction("") as tx:  # only a value changes: the other index rows stay as they are
+        await tx.replace(make("urn:x:1", ["Building", "Museum"], height=7, colour="red", location=POINT_B))
+    assert await q_ids(store, "height==7") == ["urn:x:1"] and await q_ids(store, "height==99") == []
+    assert await ids(store, types=types("Museum"), geo=near_b) == ["urn:x:1"]
+    assert await q_ids(store, 'colour=="red"') == ["urn:x:1"]
+    assert {t.type: t.count for t in await store.types("")} == {VOCAB + "Building": 1, VOCAB + "Museum": 1}
 
 
 async def test_cancelled_transaction_writes_nothing_and_leaves_the_store_usable(store: EntityStore) -> None:

@@ -13,99 +13,10 @@ from dosi.store.base import (
     EntityQuery,
     HistoryRow,
     OutboxRow,
-    attribute_rows,
-    geo_rows,
-    value_rows,
 )
-from dosi.store.history_sql import COLUMNS
+from dosi.store.postgres_flush import Changes, IndexRows, WriteStatement
 from dosi.store.postgres_sql import PostgresWhere
 
-# A transaction's held writes go out as ONE statement (data-modifying CTEs): the entities updated and inserted,
-# their index rows (stale ones deleted, new ones added), history instances and outbox rows. Round trips, not rows,
-# are what writes wait on. Index tables without a unique key (values, geo) are deleted and re-inserted: every CTE
-# reads the statement's snapshot, so the DELETE never sees the rows inserted beside it. Keyed ones (types, attrs)
-# lose only the rows the new document no longer has. type_buckets and type_spans change only when an entity's
-# types do, each connection in its own shard (concurrent writers of a type never wait for each other's commit there).
-WRITE_SQL = f"""
-WITH u AS (
-    SELECT * FROM unnest($2::text[], $3::text[], $4::text[], $5::text[], $6::bool[])
-    AS u(id, doc, created, modified, new)
-), upd AS (
-    UPDATE entities e SET doc = u.doc::jsonb, modified_at = u.modified FROM u
-    WHERE NOT u.new AND e.tenant = $1 AND e.id = u.id RETURNING e.id, e.seq
-), ins AS (
-    INSERT INTO entities (tenant, id, doc, created_at, modified_at)
-    SELECT $1, u.id, u.doc::jsonb, u.created, u.modified FROM u WHERE u.new
-    ON CONFLICT (tenant, id) DO NOTHING RETURNING id, seq
-), written AS (
-    SELECT id, seq FROM upd UNION ALL SELECT id, seq FROM ins
-), tenant AS (
-    INSERT INTO tenants (tenant) SELECT $1 WHERE EXISTS (SELECT 1 FROM ins) ON CONFLICT DO NOTHING
-), kept AS (
-    SELECT w.seq, k.type FROM written w JOIN unnest($7::text[], $8::text[]) AS k(id, type) ON k.id = w.id
-), gone AS (
-    DELETE FROM entity_types t USING upd WHERE t.seq = upd.seq
-    AND NOT EXISTS (SELECT 1 FROM kept WHERE kept.seq = t.seq AND kept.type = t.type)
-    RETURNING t.type, t.seq
-), added AS (
-    INSERT INTO entity_types (tenant, type, seq) SELECT $1, type, seq FROM kept ON CONFLICT DO NOTHING
-    RETURNING type, seq
-), counted AS (
-    SELECT type, seq >> 12 AS bucket, 1 AS k FROM added UNION ALL SELECT type, seq >> 12, -1 FROM gone
-), buckets AS (
-    INSERT INTO type_buckets (tenant, type, bucket, shard, n)
-    SELECT $1, type, bucket, pg_backend_pid() % 64, sum(k) FROM counted GROUP BY type, bucket HAVING sum(k) <> 0
-    ON CONFLICT (tenant, type, bucket, shard) DO UPDATE SET n = type_buckets.n + EXCLUDED.n
-), spans AS (
-    INSERT INTO type_spans (tenant, type, span, shard, n)
-    SELECT $1, type, bucket >> 6, pg_backend_pid() % 64, sum(k) FROM counted GROUP BY type, bucket >> 6
-    HAVING sum(k) <> 0
-    ON CONFLICT (tenant, type, span, shard) DO UPDATE SET n = type_spans.n + EXCLUDED.n
-), attrs_now AS (
-    SELECT w.seq, a.attr, a.atype
-    FROM written w JOIN unnest($9::text[], $10::text[], $11::text[]) AS a(id, attr, atype) ON a.id = w.id
-), attrs_gone AS (
-    DELETE FROM entity_attrs x USING upd WHERE x.seq = upd.seq AND NOT EXISTS (
-        SELECT 1 FROM attrs_now n WHERE n.seq = x.seq AND n.attr = x.attr AND n.atype = x.atype
-    )
-), attrs AS (
-    INSERT INTO entity_attrs (tenant, attr, seq, atype) SELECT $1, attr, seq, atype FROM attrs_now
-    ON CONFLICT DO NOTHING
-), vals_gone AS (
-    DELETE FROM entity_values x USING upd WHERE x.seq = upd.seq
-), vals AS (
-    INSERT INTO entity_values (tenant, attr, seq, num, txt) SELECT $1, v.attr, w.seq, v.num, v.txt
-    FROM written w JOIN unnest($12::text[], $13::text[], $14::float8[], $15::text[]) AS v(id, attr, num, txt)
-    ON v.id = w.id
-), geos_gone AS (
-    DELETE FROM entity_geo x USING upd WHERE x.seq = upd.seq
-), geos AS (
-    INSERT INTO entity_geo (seq, tenant, attr, geom, types)
-    SELECT w.seq, $1, g.attr, ST_MakeValid(ST_SetSRID(ST_GeomFromGeoJSON(g.geojson), 4326)),
-    ARRAY(SELECT kept.type FROM kept WHERE kept.seq = w.seq ORDER BY kept.type)
-    FROM written w JOIN unnest($16::text[], $17::text[], $18::text[]) AS g(id, attr, geojson) ON g.id = w.id
-), history AS (
-    INSERT INTO history (tenant, {COLUMNS}) SELECT $1, h.entity_id, h.types::jsonb, h.attr, h.instance_id,
-    h.dataset_id, h.observed_ts, h.created_ts, h.modified_ts, h.deleted_ts, h.num, h.doc::jsonb
-    FROM unnest($19::text[], $20::text[], $21::text[], $22::text[], $23::text[], $24::float8[], $25::float8[],
-    $26::float8[], $27::float8[], $28::float8[], $29::text[]) AS h(entity_id, types, attr, instance_id,
-    dataset_id, observed_ts, created_ts, modified_ts, deleted_ts, num, doc)
-), version AS (  -- of the tenant's subscriptions: outbox rows made from another version are not written
-    SELECT coalesce((SELECT version FROM subscription_versions WHERE tenant = $1), 0) AS n
-), outbox AS (
-    INSERT INTO outbox (tenant, subscription_id, notification_id, endpoint, payload, created_at, next_at)
-    SELECT o.tenant, o.sub, o.nid, o.endpoint::jsonb, o.payload, o.created, 0
-    FROM unnest($30::text[], $31::text[], $32::text[], $33::text[], $34::text[], $35::text[])
-    AS o(tenant, sub, nid, endpoint, payload, created)
-    WHERE $36::bigint IS NULL OR $36::bigint = (SELECT n FROM version)
-    RETURNING 1
-)
-SELECT id, seq FROM written
-UNION ALL
-SELECT NULL, n FROM version
-UNION ALL  -- the wake-up that the delivery workers receive when this transaction commits
-SELECT NULL, NULL FROM (SELECT pg_notify('dosi_outbox', '') FROM (SELECT 1 FROM outbox LIMIT 1) AS o) AS n
-"""
 # the tenant's subscriptions and their version, as of one snapshot
 SUBSCRIPTIONS_SQL = """
 SELECT coalesce((SELECT version FROM subscription_versions WHERE tenant = $1), 0),
@@ -147,23 +58,12 @@ class _Pending:
     doc: str
     created: str
     modified: str
-    types: list[str]
-    attrs: list[tuple[str, str]]
-    values: list[tuple[str, float | None, str | None]]
-    geos: list[tuple[str, str]]
+    rows: IndexRows
 
     @classmethod
     def of(cls, entity: Entity, new: bool) -> _Pending:
-        return cls(
-            new,
-            orjson.dumps(entity).decode(),
-            entity["createdAt"],
-            entity["modifiedAt"],
-            list(dict.fromkeys(entity["type"])),
-            attribute_rows(entity),
-            value_rows(entity),
-            [(attr, orjson.dumps(geometry).decode()) for attr, geometry in geo_rows(entity)],
-        )
+        doc = orjson.dumps(entity).decode()
+        return cls(new, doc, entity["createdAt"], entity["modifiedAt"], IndexRows.of(entity))
 
 
 class PostgresTransaction:
@@ -233,25 +133,18 @@ class PostgresTransaction:
         if not (self._pending or self._history or self._outbox):
             return True
         pending, self._pending = self._pending, {}
-        history, self._history = self._history, []
-        outbox, self._outbox = self._outbox, []
+        changes = Changes(history=self._history, outbox=self._outbox)
+        self._history, self._outbox = [], []
         items = list(pending.items())
-        types = [(i, t) for i, p in items for t in p.types]
-        attrs = [(i, attr, atype) for i, p in items for attr, atype in p.attrs]
-        values = [(i, attr, num, txt) for i, p in items for attr, num, txt in p.values]
-        geos = [(i, attr, geojson) for i, p in items for attr, geojson in p.geos]
-        rows = await self.conn.fetch(
-            WRITE_SQL,
-            self.tenant,
-            *_columns([(i, p.doc, p.created, p.modified, p.new) for i, p in items], 5),
-            *_columns(types, 2),
-            *_columns(attrs, 3),
-            *_columns(values, 4),
-            *_columns(geos, 3),
-            *_columns([_history_columns(r) for r in history], 11),
-            *_columns([_outbox_columns(r) for r in outbox], 6),
-            self._version,
-        )
+        for entity_id, item in items:
+            old = None
+            if not item.new:  # an update read (and locked) the document it replaces: its index rows are the old ones
+                stored = self._known[entity_id]
+                assert stored is not None, "an update replaces a stored entity"
+                old = IndexRows.of(orjson.loads(stored))
+            changes.write(entity_id, item.doc, item.created, item.modified, item.rows, old)
+        statement = WriteStatement.of(self.tenant, changes, self._version)
+        rows = await self.conn.fetch(statement.sql, *statement.params)
         written = {r[0] for r in rows if r[0] is not None}
         raced = [i for i, p in items if p.new and i not in written]
         if raced and all(i in self._known for i in raced):  # read as absent, then created by another transaction
@@ -264,7 +157,7 @@ class PostgresTransaction:
         if self._version is None or version == self._version:
             return True
         self._subscriptions.pop(self.tenant, None)
-        self.dropped_outbox = bool(outbox)
+        self.dropped_outbox = bool(changes.outbox)
         return False
 
     async def delete(self, entity_id: str) -> bool:
@@ -375,20 +268,3 @@ class PostgresTransaction:
     async def _unindex(self, seqs: list[int]) -> None:
         if seqs:
             await self.conn.execute(UNINDEX_SQL, seqs)
-
-
-def _columns(rows: list[tuple[Any, ...]], width: int) -> list[list[Any]]:
-    """Rows of `width` values as `width` parallel arrays: what unnest() takes."""
-    return [list(column) for column in zip(*rows, strict=True)] if rows else [[] for _ in range(width)]
-
-
-def _history_columns(r: HistoryRow) -> tuple[Any, ...]:
-    types = orjson.dumps(r.types).decode()
-    doc = orjson.dumps(r.doc).decode()
-    return (r.entity_id, types, r.attr, r.instance_id, r.dataset_id, r.observed_ts, r.created_ts, r.modified_ts,
-            r.deleted_ts, r.num, doc)  # fmt: skip
-
-
-def _outbox_columns(r: OutboxRow) -> tuple[Any, ...]:
-    endpoint = orjson.dumps(r.endpoint).decode()
-    return (r.tenant, r.subscription_id, r.notification_id, endpoint, r.payload, r.created_at)
