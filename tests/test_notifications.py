@@ -248,10 +248,14 @@ async def test_a_subscription_made_by_another_worker_is_honoured_by_the_next_wri
             assert (await this.post("/entities", json=station(1))).status_code == 201  # no subscription yet
             made = await elsewhere.post("/subscriptions", json=subscription("http://127.0.0.1:9/n"))
             assert made.status_code == 201
+            # a create (PostgreSQL sends it alone, with the subscriptions' version it was made for) and an update
+            created = await this.post("/entities", json=station(7, "urn:ngsi-ld:AirQualityObserved:gangnam"))
+            assert created.status_code == 201 and await store.outbox_size() == 1
             await this.patch(f"/entities/{station(0)['id']}/attrs", json={"pm25": {"type": "Property", "value": 2}})
-            assert await store.outbox_size() == 1
+            assert await store.outbox_size() == 2
             assert (await elsewhere.delete("/subscriptions/urn:ngsi-ld:Subscription:s1")).status_code == 204
+            await this.post("/entities", json=station(8, "urn:ngsi-ld:AirQualityObserved:mapo"))
             await this.patch(f"/entities/{station(0)['id']}/attrs", json={"pm25": {"type": "Property", "value": 3}})
-            assert await store.outbox_size() == 1
+            assert await store.outbox_size() == 2
     finally:
         await other.close()

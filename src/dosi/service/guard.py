@@ -104,8 +104,8 @@ class Guarded:
     async def add_outbox(self, rows: list[OutboxRow]) -> None:
         await self.tx.add_outbox(rows)
 
-    async def flush(self) -> bool:
-        return await self.tx.flush()
+    async def flush(self, last: bool = False) -> bool:
+        return await self.tx.flush(last)
 
     async def _entity_of(self, entity_id: str, types: list[str]) -> Entity:
         """The entity a history write belongs to, as the checks see it (its types, scope and attributes)."""

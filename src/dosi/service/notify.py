@@ -181,7 +181,7 @@ class Notifier:
                 rows = await self._owed(tenant, subs, changed) if subs else []
                 if rows:
                     await tx.add_outbox(rows)
-                if await tx.flush():
+                if await tx.flush(last=True):  # nothing of the transaction follows
                     queued = bool(rows)
                     break
         if queued:

@@ -99,9 +99,11 @@ async def _init_connection(conn: Any) -> None:
     await conn.execute("SET statement_timeout = '30s'")
 
 
-# A write transaction and its plan mode in one round trip. The write statement changes only in its arrays: planning
-# it anew for each call's values (PostgreSQL's custom plans) cost more than running it (S1: +35% with generic plans).
-BEGIN_WRITE = "BEGIN; SET LOCAL plan_cache_mode = force_generic_plan"
+# Write transactions have connections of their own, planned generically: a write statement changes only in its
+# arrays, and planning it anew for each call's values (PostgreSQL's custom plans) cost more than running it (S1: +35%
+# with generic plans). Queries keep custom plans: theirs depend on the values. A transaction's own query (delete by
+# query) asks for them with SET LOCAL.
+WRITER_SETTINGS = {"plan_cache_mode": "force_generic_plan"}
 
 
 async def _roll_back(conn: Any) -> None:
@@ -125,6 +127,7 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
             raise RuntimeError(INSTALL_HINT)
         self.url = url
         self._pool: Any = None
+        self._writers: Any = None  # connections of write transactions
         self._leases: dict[str, Any] = {}  # roles this process leads (try_lead): the connection holding each lock
         self._subscriptions: dict[str, Subscriptions] = {}  # each tenant's, for writes (checked as they write)
 
@@ -133,11 +136,19 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
         assert self._pool is not None, "store is not open"
         return self._pool
 
+    @property
+    def writers(self) -> Any:
+        assert self._writers is not None, "store is not open"
+        return self._writers
+
     async def open(self) -> None:
         if self._pool is not None:
             return
         self._pool = await asyncpg.create_pool(
             self.url, min_size=1, max_size=10, init=_init_connection, reset=_noop_reset
+        )
+        self._writers = await asyncpg.create_pool(
+            self.url, min_size=1, max_size=10, init=_init_connection, reset=_noop_reset, server_settings=WRITER_SETTINGS
         )
         await self.migrate()
 
@@ -158,21 +169,23 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
 
     async def close(self) -> None:
         await self._release_leases()
-        if self._pool is not None:
-            await self._pool.close()
-            self._pool = None
+        for pool in (self._pool, self._writers):
+            if pool is not None:
+                await pool.close()
+        self._pool = self._writers = None
 
     @asynccontextmanager
     async def transaction(self, tenant: str) -> AsyncIterator[PostgresTransaction]:
-        async with self.pool.acquire() as conn:
-            await conn.execute(BEGIN_WRITE)
+        async with self.writers.acquire() as conn:
+            tx = PostgresTransaction(conn, tenant, self._subscriptions)
             committed = False
             try:
-                tx = PostgresTransaction(conn, tenant, self._subscriptions)
                 yield tx
-                if not await tx.flush() and tx.dropped_outbox:  # whoever adds outbox rows flushes them first
-                    raise RuntimeError("notifications were made from subscriptions that changed before the write")
-                await conn.execute("COMMIT")
+                # whoever adds outbox rows flushes them first; a flush sent alone that failed holds its writes again
+                if not await tx.flush(last=True) and (tx.dropped_outbox or tx.held):
+                    raise RuntimeError("the write was made for subscriptions that changed before it was written")
+                if tx.begun:
+                    await conn.execute("COMMIT")
                 committed = True
             except Exception as err:
                 raise _translate(err) from None

@@ -104,9 +104,11 @@ class WriteStatement:
         self.parts.append(f"{name} AS (\n    {sql}\n)")
 
     @classmethod
-    def of(cls, tenant: str, changes: Changes, version: int | None) -> WriteStatement:
+    def of(cls, tenant: str, changes: Changes, version: int | None, alone: bool = False) -> WriteStatement:
+        """The flush's statement; `alone` when it is its transaction (no BEGIN before it, no COMMIT after it):
+        then any failure must fail the statement itself, so an existing id and changed subscriptions raise."""
         s = cls(tenant)
-        written = s._entities(changes)
+        written = s._entities(changes, alone)
         if written:
             s._types(changes)
             s._attrs(changes)
@@ -120,7 +122,12 @@ class WriteStatement:
     FROM {source} AS h(entity_id, types, attr, instance_id, dataset_id, observed_ts, created_ts, modified_ts,
     deleted_ts, num, doc)""")  # fmt: skip
         # of the tenant's subscriptions: outbox rows made from another version are not written
-        s.add("version", "SELECT coalesce((SELECT version FROM subscription_versions WHERE tenant = $1), 0) AS n")
+        current = "coalesce((SELECT version FROM subscription_versions WHERE tenant = $1), 0)"
+        if alone and version is not None:  # changed: the statement fails
+            s.params.append(version)
+            expected = f"${len(s.params)}::bigint"
+            current = f"CASE {current} WHEN {expected} THEN {expected} ELSE subscriptions_changed($1) END"
+        s.add("version", f"SELECT {current} AS n")
         s.final = "SELECT NULL::text, n FROM version"
         if written:
             s.final = "SELECT id, seq FROM written UNION ALL " + s.final
@@ -142,7 +149,7 @@ class WriteStatement:
     def sql(self) -> str:
         return "WITH " + ",\n".join(self.parts) + "\n" + self.final
 
-    def _entities(self, changes: Changes) -> bool:
+    def _entities(self, changes: Changes, alone: bool) -> bool:
         if not changes.entities:
             return False
         source = self.arrays(changes.entities, "text text text text bool")
@@ -153,9 +160,11 @@ class WriteStatement:
     WHERE NOT u.new AND e.tenant = $1 AND e.id = u.id RETURNING e.id, e.seq""")  # fmt: skip
             written.append("SELECT id, seq FROM upd")
         if any(row[4] for row in changes.entities):
-            self.add("ins", """INSERT INTO entities (tenant, id, doc, created_at, modified_at)
+            # alone, an existing id fails the statement; in a transaction, the id missing from `written` tells
+            conflict = "" if alone else "ON CONFLICT (tenant, id) DO NOTHING "
+            self.add("ins", f"""INSERT INTO entities (tenant, id, doc, created_at, modified_at)
     SELECT $1, u.id, u.doc::jsonb, u.created, u.modified FROM u WHERE u.new
-    ON CONFLICT (tenant, id) DO NOTHING RETURNING id, seq""")  # fmt: skip
+    {conflict}RETURNING id, seq""")  # fmt: skip
             self.add("tenant", "INSERT INTO tenants SELECT $1 WHERE EXISTS (SELECT 1 FROM ins) ON CONFLICT DO NOTHING")
             written.append("SELECT id, seq FROM ins")
         self.add("written", " UNION ALL ".join(written))

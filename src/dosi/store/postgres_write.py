@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,6 +18,8 @@ from dosi.store.base import (
 from dosi.store.postgres_flush import Changes, IndexRows, WriteStatement
 from dosi.store.postgres_sql import PostgresWhere
 
+SUBSCRIPTIONS_CHANGED = "DS001"  # raised by subscriptions_changed()
+UNIQUE_VIOLATION = "23505"
 # the tenant's subscriptions and their version, as of one snapshot
 SUBSCRIPTIONS_SQL = """
 SELECT coalesce((SELECT version FROM subscription_versions WHERE tenant = $1), 0),
@@ -68,10 +71,16 @@ class _Pending:
 
 class PostgresTransaction:
     """Writes of one transaction. Entity writes, history instances and outbox rows are held and flushed together in
-    one statement whatever their number; entities a transaction reads are locked (FOR UPDATE) and remembered."""
+    one statement whatever their number; entities a transaction reads are locked (FOR UPDATE) and remembered.
+
+    BEGIN is sent with the first statement that needs it. A transaction whose only statement is its last flush
+    sends that statement alone (one round trip, committed as it runs): a create is one round trip, not three.
+    """
 
     def __init__(self, conn: Any, tenant: str, subscriptions: dict[str, Subscriptions]):
-        self.conn = conn
+        self._conn = conn
+        self.begun = False  # BEGIN was sent: the store commits or rolls back
+        self.ended = False  # the last flush was sent alone and committed: nothing may follow
         self.tenant = tenant
         self._subscriptions = subscriptions  # the process's, by tenant (shared by its transactions)
         self._version: int | None = None  # of the subscriptions this transaction was given
@@ -81,11 +90,24 @@ class PostgresTransaction:
         self._history: list[HistoryRow] = []
         self._outbox: list[OutboxRow] = []
 
+    @property
+    def held(self) -> bool:
+        return bool(self._pending or self._history or self._outbox)
+
+    async def _began(self) -> Any:
+        """The connection, inside the transaction block (BEGIN sent the first time)."""
+        assert not self.ended, "the transaction's last statement was sent"
+        if not self.begun:
+            await self._conn.execute("BEGIN")
+            self.begun = True
+        return self._conn
+
     async def prefetch(self, entity_ids: list[str]) -> None:
         missing = sorted({i for i in entity_ids if i not in self._known and i not in self._pending})
         if not missing:
             return
-        rows = await self.conn.fetch(
+        conn = await self._began()
+        rows = await conn.fetch(
             "SELECT id, doc::text FROM entities WHERE tenant = $1 AND id = ANY($2::text[]) ORDER BY id FOR UPDATE",
             self.tenant,
             missing,
@@ -127,11 +149,14 @@ class PostgresTransaction:
             new = self._known[entity_id] is None
         self._pending[entity_id] = _Pending.of(entity, new=new)
 
-    async def flush(self) -> bool:
+    async def flush(self, last: bool = False) -> bool:
         """Write what is held (entities, their index rows, history, outbox) in one statement. False when the
-        tenant's subscriptions changed since `subscriptions()` answered: the outbox rows held were not written."""
-        if not (self._pending or self._history or self._outbox):
+        tenant's subscriptions changed since `subscriptions()` answered: the outbox rows held were not written
+        (and, when the statement was sent alone, nothing was: the rest is held again). `last`: no statement of
+        this transaction follows."""
+        if not self.held:
             return True
+        alone = last and not self.begun
         pending, self._pending = self._pending, {}
         changes = Changes(history=self._history, outbox=self._outbox)
         self._history, self._outbox = [], []
@@ -143,8 +168,22 @@ class PostgresTransaction:
                 assert stored is not None, "an update replaces a stored entity"
                 old = IndexRows.of(orjson.loads(stored))
             changes.write(entity_id, item.doc, item.created, item.modified, item.rows, old)
-        statement = WriteStatement.of(self.tenant, changes, self._version)
-        rows = await self.conn.fetch(statement.sql, *statement.params)
+        statement = WriteStatement.of(self.tenant, changes, self._version, alone)
+        try:
+            conn = self._conn if alone else await self._began()
+            rows = await conn.fetch(statement.sql, *statement.params)
+        except Exception as err:
+            if not alone:
+                raise
+            if getattr(err, "sqlstate", None) == SUBSCRIPTIONS_CHANGED:
+                self._pending, self._history = pending, changes.history
+                self._subscriptions.pop(self.tenant, None)
+                self.dropped_outbox = bool(changes.outbox)
+                return False
+            if getattr(err, "sqlstate", None) == UNIQUE_VIOLATION:
+                raise AlreadyExists(f"entity {_existing(err, items)} already exists") from None
+            raise
+        self.ended = alone
         written = {r[0] for r in rows if r[0] is not None}
         raced = [i for i, p in items if p.new and i not in written]
         if raced and all(i in self._known for i in raced):  # read as absent, then created by another transaction
@@ -162,7 +201,8 @@ class PostgresTransaction:
 
     async def delete(self, entity_id: str) -> bool:
         await self.flush()
-        seq = await self.conn.fetchval(
+        conn = await self._began()
+        seq = await conn.fetchval(
             "DELETE FROM entities WHERE tenant = $1 AND id = $2 RETURNING seq", self.tenant, entity_id
         )
         self._known[entity_id] = None
@@ -175,16 +215,15 @@ class PostgresTransaction:
     async def delete_matching(self, query: EntityQuery) -> int:
         await self.flush()
         self._known.clear()
-        await self.conn.execute("SET LOCAL plan_cache_mode = auto")  # a query's plan depends on its values
+        conn = await self._began()
+        await conn.execute("SET LOCAL plan_cache_mode = auto")  # a query's plan depends on its values
         where = PostgresWhere()
         sql = where.build(query)
-        rows = await self.conn.fetch(
-            f"SELECT e.seq, e.id FROM {where.source} WHERE {sql} FOR UPDATE OF e", *where.params
-        )
+        rows = await conn.fetch(f"SELECT e.seq, e.id FROM {where.source} WHERE {sql} FOR UPDATE OF e", *where.params)
         seqs = [r[0] for r in rows]
         await self._unindex(seqs)
-        await self.conn.execute("DELETE FROM entities WHERE seq = ANY($1::bigint[])", seqs)
-        await self.conn.execute(
+        await conn.execute("DELETE FROM entities WHERE seq = ANY($1::bigint[])", seqs)
+        await conn.execute(
             "DELETE FROM history WHERE tenant = $1 AND entity_id = ANY($2::text[])", self.tenant, [r[1] for r in rows]
         )
         return len(seqs)
@@ -193,7 +232,8 @@ class PostgresTransaction:
         """The tenant's subscriptions, kept by the process; flush() tells when they changed meanwhile."""
         held = self._subscriptions.get(self.tenant)
         if held is None:
-            version, docs = await self.conn.fetchrow(SUBSCRIPTIONS_SQL, self.tenant)
+            conn = await self._began()
+            version, docs = await conn.fetchrow(SUBSCRIPTIONS_SQL, self.tenant)
             held = self._subscriptions[self.tenant] = Subscriptions(version, docs)
         self._version = held.version
         return list(held.docs)
@@ -207,7 +247,8 @@ class PostgresTransaction:
         if upsert:  # one instance per (attribute, datasetId, observedAt): the ones they replace go first
             await self.flush()
             timed = [r for r in rows if r.observed_ts is not None]
-            await self.conn.execute(
+            conn = await self._began()
+            await conn.execute(
                 "DELETE FROM history h USING unnest($2::text[], $3::text[], $4::text[], $5::float8[])"
                 " AS u(entity_id, attr, dataset_id, observed_ts)"
                 " WHERE h.tenant = $1 AND h.entity_id = u.entity_id AND h.attr = u.attr"
@@ -218,7 +259,7 @@ class PostgresTransaction:
                 [r.dataset_id for r in timed],
                 [r.observed_ts for r in timed],
             )
-            await self.conn.executemany(
+            await conn.executemany(
                 "DELETE FROM history WHERE tenant = $1 AND entity_id = $2 AND attr = $3"
                 " AND dataset_id IS NOT DISTINCT FROM $4 AND observed_ts IS NULL",
                 [(self.tenant, r.entity_id, r.attr, r.dataset_id) for r in rows if r.observed_ts is None],
@@ -245,12 +286,14 @@ class PostgresTransaction:
         if instance_id is not None:
             params.append(instance_id)
             sql += f" AND instance_id = ${len(params)}"
-        status = await self.conn.execute(sql, *params)
+        conn = await self._began()
+        status = await conn.execute(sql, *params)
         return int(status.split()[-1])
 
     async def replace_history_instance(self, row: HistoryRow) -> bool:
         await self.flush()
-        status = await self.conn.execute(
+        conn = await self._began()
+        status = await conn.execute(
             "UPDATE history SET observed_ts = $1, modified_ts = $2, num = $3, doc = $4, dataset_id = $5"
             " WHERE tenant = $6 AND entity_id = $7 AND attr = $8 AND instance_id = $9",
             row.observed_ts,
@@ -267,4 +310,11 @@ class PostgresTransaction:
 
     async def _unindex(self, seqs: list[int]) -> None:
         if seqs:
-            await self.conn.execute(UNINDEX_SQL, seqs)
+            conn = await self._began()
+            await conn.execute(UNINDEX_SQL, seqs)
+
+
+def _existing(err: Exception, items: list[tuple[str, _Pending]]) -> str:
+    """The id a unique violation names (its detail reads 'Key (tenant, id)=(t, urn:...) already exists.')."""
+    found = re.search(r"\)=\(.*?, (.*)\) already exists", getattr(err, "detail", None) or "")
+    return found.group(1) if found else next(i for i, p in items if p.new)

@@ -103,7 +103,7 @@ class SqliteTransaction:
         self.db.execute("INSERT OR IGNORE INTO tenants (tenant) VALUES (?)", (self.tenant,))
         return True
 
-    async def flush(self) -> bool:
+    async def flush(self, last: bool = False) -> bool:
         return True  # nothing is held: each write is executed at once, under the file's write lock
 
     async def create(self, entity: Entity) -> None:
