@@ -32,7 +32,7 @@ class IndexRows:
     types: tuple[str, ...]
     attrs: frozenset[tuple[str, str]]
     values: frozenset[ValueRow]
-    geos: tuple[tuple[str, str], ...]  # (attribute, GeoJSON text)
+    geos: tuple[tuple[str, dict[str, Any]], ...]  # (attribute, geometry): compared as values, whatever their key order
 
     @classmethod
     def of(cls, entity: Entity) -> IndexRows:
@@ -40,7 +40,7 @@ class IndexRows:
             tuple(sorted(set(entity["type"]))),
             frozenset(attribute_rows(entity)),
             frozenset(value_rows(entity)),
-            tuple((attr, orjson.dumps(geometry).decode()) for attr, geometry in geo_rows(entity)),
+            tuple(geo_rows(entity)),
         )
 
 
@@ -79,7 +79,7 @@ class Changes:
             self.regeo.append(entity_id)
         if old is None or retyped or old.geos != rows.geos:
             types = orjson.dumps(rows.types).decode()
-            self.geos += [(entity_id, attr, geojson, types) for attr, geojson in rows.geos]
+            self.geos += [(entity_id, attr, orjson.dumps(geometry).decode(), types) for attr, geometry in rows.geos]
 
 
 class WriteStatement:
