@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -233,29 +234,48 @@ async def test_mqtt_notification(hub_client: Any, mosquitto: int) -> None:
     assert message["body"]["data"][0]["pm25"]["value"] == 42
 
 
-async def test_a_subscription_made_by_another_worker_is_honoured_by_the_next_write(
-    notify_settings: Settings, store: EntityStore
-) -> None:
-    """Workers keep each tenant's subscriptions in memory; one made or removed elsewhere counts from the next write."""
-    other = open_store(notify_settings)  # a second worker process's own store
+@asynccontextmanager
+async def two_workers(settings: Settings, store: EntityStore) -> AsyncIterator[tuple[httpx.AsyncClient, ...]]:
+    """Clients of two workers on one database: `store` is this worker's, the other opens its own."""
+    other = open_store(settings)
     await other.open()
     try:
-        this_app, other_app = create_app(notify_settings, store), create_app(notify_settings, other)
+        this_app, other_app = create_app(settings, store), create_app(settings, other)
         async with (
             httpx.AsyncClient(transport=httpx.ASGITransport(app=this_app), base_url=API) as this,
             httpx.AsyncClient(transport=httpx.ASGITransport(app=other_app), base_url=API) as elsewhere,
         ):
-            assert (await this.post("/entities", json=station(1))).status_code == 201  # no subscription yet
-            made = await elsewhere.post("/subscriptions", json=subscription("http://127.0.0.1:9/n"))
-            assert made.status_code == 201
-            # a create (PostgreSQL sends it alone, with the subscriptions' version it was made for) and an update
-            created = await this.post("/entities", json=station(7, "urn:ngsi-ld:AirQualityObserved:gangnam"))
-            assert created.status_code == 201 and await store.outbox_size() == 1
-            await this.patch(f"/entities/{station(0)['id']}/attrs", json={"pm25": {"type": "Property", "value": 2}})
-            assert await store.outbox_size() == 2
-            assert (await elsewhere.delete("/subscriptions/urn:ngsi-ld:Subscription:s1")).status_code == 204
-            await this.post("/entities", json=station(8, "urn:ngsi-ld:AirQualityObserved:mapo"))
-            await this.patch(f"/entities/{station(0)['id']}/attrs", json={"pm25": {"type": "Property", "value": 3}})
-            assert await store.outbox_size() == 2
+            yield this, elsewhere
     finally:
         await other.close()
+
+
+async def test_a_subscription_made_by_another_worker_is_honoured_by_the_next_write(
+    notify_settings: Settings, store: EntityStore
+) -> None:
+    """Workers keep each tenant's subscriptions in memory; one made or removed elsewhere counts from the next write."""
+    async with two_workers(notify_settings, store) as (this, elsewhere):
+        assert (await this.post("/entities", json=station(1))).status_code == 201  # no subscription yet
+        made = await elsewhere.post("/subscriptions", json=subscription("http://127.0.0.1:9/n"))
+        assert made.status_code == 201
+        # a create (PostgreSQL sends it alone, with the subscriptions' version it was made for) and an update
+        created = await this.post("/entities", json=station(7, "urn:ngsi-ld:AirQualityObserved:gangnam"))
+        assert created.status_code == 201 and await store.outbox_size() == 1
+        await this.patch(f"/entities/{station(0)['id']}/attrs", json={"pm25": {"type": "Property", "value": 2}})
+        assert await store.outbox_size() == 2
+        assert (await elsewhere.delete("/subscriptions/urn:ngsi-ld:Subscription:s1")).status_code == 204
+        await this.post("/entities", json=station(8, "urn:ngsi-ld:AirQualityObserved:mapo"))
+        await this.patch(f"/entities/{station(0)['id']}/attrs", json={"pm25": {"type": "Property", "value": 3}})
+        assert await store.outbox_size() == 2
+
+
+async def test_a_delete_honours_a_subscription_made_by_another_worker(
+    notify_settings: Settings, store: EntityStore
+) -> None:
+    """A delete writes no entity document: it still learns that the subscriptions changed (it once did not)."""
+    async with two_workers(notify_settings, store) as (this, elsewhere):
+        assert (await this.post("/entities", json=station(1))).status_code == 201
+        deleted = subscription("http://127.0.0.1:9/n", notificationTrigger=["entityDeleted"])
+        assert (await elsewhere.post("/subscriptions", json=deleted)).status_code == 201
+        assert (await this.delete(f"/entities/{station(1)['id']}")).status_code == 204
+        assert await store.outbox_size() == 1

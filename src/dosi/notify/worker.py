@@ -171,34 +171,37 @@ class Finisher:
     """Finishes delivered rows in groups: the rows delivered while one statement runs go together in the next.
 
     One statement per notification made every delivery wait for the subscription's counters row (each finish
-    updates it) and for a commit of its own; under load, a group shares both.
+    updates it) and for a commit of its own; under load, a group shares both. The first row finishes at once, in
+    its own task: a receiver that reads the subscription as soon as it is answered finds the delivery counted.
     """
 
     def __init__(self, store: EntityStore):
         self.store = store
         self.waiting: list[tuple[OutboxRow, asyncio.Future[None]]] = []
-        self.running: asyncio.Task[None] | None = None
+        self.busy = False
+        self.next: asyncio.Task[None] | None = None  # the group led by a task of its own
 
     async def finish(self, row: OutboxRow) -> None:
         done = asyncio.get_running_loop().create_future()
         self.waiting.append((row, done))
-        if self.running is None:
-            self.running = asyncio.create_task(self._run())
+        if not self.busy:
+            await self._finish_waiting()
         await done
 
-    async def _run(self) -> None:
+    async def _finish_waiting(self) -> None:
+        self.busy = True
+        group, self.waiting = self.waiting, []
         try:
-            while self.waiting:
-                group, self.waiting = self.waiting, []
-                try:
-                    await self.store.delivered([row for row, _ in group], now_iso())
-                except Exception:  # the rows stay claimed: sent again once their lease runs out (at least once)
-                    log.exception("cannot finish %d delivered notifications", len(group))
-                for _, done in group:
-                    if not done.done():
-                        done.set_result(None)
+            await self.store.delivered([row for row, _ in group], now_iso())
+        except Exception:  # the rows stay claimed: sent again once their lease runs out (at least once)
+            log.exception("cannot finish %d delivered notifications", len(group))
         finally:
-            self.running = None
+            for _, done in group:
+                if not done.done():
+                    done.set_result(None)
+            self.busy = False
+            if self.waiting:  # delivered meanwhile
+                self.next = asyncio.create_task(self._finish_waiting())
 
 
 def _types(expression: str) -> Any:

@@ -23,6 +23,8 @@ from dosi.store.base import Entity, HistoryRow, OutboxRow, attribute_rows, geo_r
 from dosi.store.history_sql import COLUMNS
 
 ValueRow = tuple[str, float | None, str | None]
+# the version of the tenant's ($1) subscriptions: it changes whenever one of them does (migration 0013)
+SUBSCRIPTIONS_VERSION = "coalesce((SELECT version FROM subscription_versions WHERE tenant = $1), 0)"
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,7 @@ class WriteStatement:
     FROM {source} AS h(entity_id, types, attr, instance_id, dataset_id, observed_ts, created_ts, modified_ts,
     deleted_ts, num, doc)""")  # fmt: skip
         # of the tenant's subscriptions: outbox rows made from another version are not written
-        current = "coalesce((SELECT version FROM subscription_versions WHERE tenant = $1), 0)"
+        current = SUBSCRIPTIONS_VERSION
         if alone and version is not None:  # changed: the statement fails
             s.params.append(version)
             expected = f"${len(s.params)}::bigint"

@@ -15,15 +15,16 @@ from dosi.store.base import (
     HistoryRow,
     OutboxRow,
 )
-from dosi.store.postgres_flush import Changes, IndexRows, WriteStatement
+from dosi.store.postgres_flush import SUBSCRIPTIONS_VERSION, Changes, IndexRows, WriteStatement
 from dosi.store.postgres_sql import PostgresWhere
 
 SUBSCRIPTIONS_CHANGED = "DS001"  # raised by subscriptions_changed()
 UNIQUE_VIOLATION = "23505"
+VERSION_SQL = f"SELECT {SUBSCRIPTIONS_VERSION}"
 # the tenant's subscriptions and their version, as of one snapshot
-SUBSCRIPTIONS_SQL = """
-SELECT coalesce((SELECT version FROM subscription_versions WHERE tenant = $1), 0),
-       coalesce((SELECT array_agg(doc ORDER BY seq) FROM subscriptions WHERE tenant = $1), '{}')
+SUBSCRIPTIONS_SQL = f"""
+SELECT {SUBSCRIPTIONS_VERSION},
+       coalesce((SELECT array_agg(doc ORDER BY seq) FROM subscriptions WHERE tenant = $1), '{{}}')
 """
 UNINDEX_SQL = """
 WITH gone AS (
@@ -154,8 +155,8 @@ class PostgresTransaction:
         tenant's subscriptions changed since `subscriptions()` answered: the outbox rows held were not written
         (and, when the statement was sent alone, nothing was: the rest is held again). `last`: no statement of
         this transaction follows."""
-        if not self.held:
-            return True
+        if not self.held:  # statements ran (a delete) and wrote no document: check the version on its own
+            return self._version is None or not self.begun or await self._same_subscriptions()
         alone = last and not self.begun
         pending, self._pending = self._pending, {}
         changes = Changes(history=self._history, outbox=self._outbox)
@@ -197,6 +198,13 @@ class PostgresTransaction:
             return True
         self._subscriptions.pop(self.tenant, None)
         self.dropped_outbox = bool(changes.outbox)
+        return False
+
+    async def _same_subscriptions(self) -> bool:
+        conn = await self._began()
+        if await conn.fetchval(VERSION_SQL, self.tenant) == self._version:
+            return True
+        self._subscriptions.pop(self.tenant, None)
         return False
 
     async def delete(self, entity_id: str) -> bool:
