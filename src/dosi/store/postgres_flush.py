@@ -77,9 +77,9 @@ class Changes:
         self.attrs_added += [(entity_id, *row) for row in sorted(rows.attrs - before_attrs)]
         self.values_gone += [(entity_id, *row) for row in before_values - rows.values]
         self.values_added += [(entity_id, *row) for row in rows.values - before_values]
-        if old is not None and (retyped or old.geos != rows.geos):
-            self.regeo.append(entity_id)
-        if old is None or retyped or old.geos != rows.geos:
+        if old is None or retyped or old.geos != rows.geos:  # geometry rows carry the types: both rewrite them
+            if old is not None:
+                self.regeo.append(entity_id)
             types = orjson.dumps(rows.types).decode()
             self.geos += [(entity_id, attr, orjson.dumps(geometry).decode(), types) for attr, geometry in rows.geos]
 
