@@ -171,8 +171,9 @@ class Finisher:
     """Finishes delivered rows in groups: the rows delivered while one statement runs go together in the next.
 
     One statement per notification made every delivery wait for the subscription's counters row (each finish
-    updates it) and for a commit of its own; under load, a group shares both. The first row finishes at once, in
-    its own task: a receiver that reads the subscription as soon as it is answered finds the delivery counted.
+    updates it) and for a commit of its own; under load, a group shares both. A row with no statement running is
+    finished at once by the task that delivered it: a receiver that reads the subscription as soon as it has
+    answered finds the delivery counted.
     """
 
     def __init__(self, store: EntityStore):

@@ -82,6 +82,7 @@ class PostgresTransaction:
         self._conn = conn
         self.begun = False  # BEGIN was sent: the store commits or rolls back
         self.ended = False  # the last flush was sent alone and committed: nothing may follow
+        self._unchecked = False  # statements ran since the subscriptions' version was last checked
         self.tenant = tenant
         self._subscriptions = subscriptions  # the process's, by tenant (shared by its transactions)
         self._version: int | None = None  # of the subscriptions this transaction was given
@@ -101,6 +102,7 @@ class PostgresTransaction:
         if not self.begun:
             await self._conn.execute("BEGIN")
             self.begun = True
+        self._unchecked = True
         return self._conn
 
     async def prefetch(self, entity_ids: list[str]) -> None:
@@ -156,7 +158,7 @@ class PostgresTransaction:
         (and, when the statement was sent alone, nothing was: the rest is held again). `last`: no statement of
         this transaction follows."""
         if not self.held:  # statements ran (a delete) and wrote no document: check the version on its own
-            return self._version is None or not self.begun or await self._same_subscriptions()
+            return self._version is None or not self._unchecked or await self._same_subscriptions()
         alone = last and not self.begun
         pending, self._pending = self._pending, {}
         changes = Changes(history=self._history, outbox=self._outbox)
@@ -195,6 +197,7 @@ class PostgresTransaction:
             self._known[entity_id] = item.doc
         version = next(r[1] for r in rows if r[0] is None and r[1] is not None)
         if self._version is None or version == self._version:
+            self._unchecked = False
             return True
         self._subscriptions.pop(self.tenant, None)
         self.dropped_outbox = bool(changes.outbox)
@@ -203,6 +206,7 @@ class PostgresTransaction:
     async def _same_subscriptions(self) -> bool:
         conn = await self._began()
         if await conn.fetchval(VERSION_SQL, self.tenant) == self._version:
+            self._unchecked = False
             return True
         self._subscriptions.pop(self.tenant, None)
         return False
