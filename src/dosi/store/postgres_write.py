@@ -180,9 +180,7 @@ class PostgresTransaction:
                 raise
             if getattr(err, "sqlstate", None) == SUBSCRIPTIONS_CHANGED:
                 self._pending, self._history = pending, changes.history
-                self._subscriptions.pop(self.tenant, None)
-                self.dropped_outbox = bool(changes.outbox)
-                return False
+                return self._subscriptions_changed(bool(changes.outbox))
             if getattr(err, "sqlstate", None) == UNIQUE_VIOLATION:
                 raise AlreadyExists(f"entity {_existing(err, items)} already exists") from None
             raise
@@ -199,16 +197,19 @@ class PostgresTransaction:
         if self._version is None or version == self._version:
             self._unchecked = False
             return True
-        self._subscriptions.pop(self.tenant, None)
-        self.dropped_outbox = bool(changes.outbox)
-        return False
+        return self._subscriptions_changed(bool(changes.outbox))
 
     async def _same_subscriptions(self) -> bool:
         conn = await self._began()
         if await conn.fetchval(VERSION_SQL, self.tenant) == self._version:
             self._unchecked = False
             return True
+        return self._subscriptions_changed(self.dropped_outbox)
+
+    def _subscriptions_changed(self, dropped_outbox: bool) -> bool:
+        """False, for flush(): the tenant's subscriptions are read again; `dropped_outbox`: rows were not written."""
         self._subscriptions.pop(self.tenant, None)
+        self.dropped_outbox = dropped_outbox
         return False
 
     async def delete(self, entity_id: str) -> bool:
