@@ -52,8 +52,13 @@ class SqliteWhere:
         self.order_key = "e.seq"
 
     def build(self, query: EntityQuery) -> tuple[str, list[Any]]:
-        single = self.single_type = single_type(query)
-        if single is not None:
+        single = self.single_type = single_type(query) if query.ids is None else None
+        if query.ids is not None:
+            # a list of ids is looked up on its unique index, whatever else filters. Without statistics the
+            # planner takes `tenant = ?` for a handful of rows and walks the whole tenant in seq order instead
+            # (1.3 s for 500 ids among a million entities)
+            self.source = "entities e INDEXED BY entities_tenant_id"
+        elif single is not None:
             # walk the (tenant, type, seq) index in order: the first page needs no sort of every match
             self.source = "entity_types t JOIN entities e ON e.seq = t.seq"
             self.order_key = "t.seq"

@@ -1,0 +1,44 @@
+"""The plans SQLite picks for entity queries. It keeps no statistics, so it guesses how many rows a condition
+matches, and a wrong guess turns a lookup into a walk of every entity of the tenant."""
+
+from __future__ import annotations
+
+import pytest
+
+from dosi.ngsild.query import TypeExpr
+from dosi.ngsild.temporal import iso
+from dosi.store.base import EntityQuery, EntityStore
+from dosi.store.sqlite import SqliteStore
+from tests.contract.test_history import NOW, PARKING, STATION
+
+pytestmark = pytest.mark.parametrize("database_url", ["sqlite"], indirect=True)
+
+
+async def _plan_of(store: SqliteStore, query: EntityQuery) -> tuple[list[str], list[str]]:
+    """(ids found, the plan of the statement that listed them)."""
+    statements: list[str] = []
+    store.db.set_trace_callback(statements.append)
+    found = await store.query(query)
+    store.db.set_trace_callback(None)
+    (listing,) = [s for s in statements if s.startswith("SELECT e.doc")]
+    return [e["id"] for e in found.entities], [row[3] for row in store.db.execute("EXPLAIN QUERY PLAN " + listing)]
+
+
+@pytest.mark.parametrize("types", [None, TypeExpr(((STATION,),))])
+async def test_a_list_of_ids_is_looked_up_on_the_id_index(store: EntityStore, types: TypeExpr | None) -> None:
+    # The ingest writer reads the entities of each batch by id. SQLite took `tenant = ?` for a few rows and
+    # walked the whole tenant in seq order (the first page's order) instead: 1.3 s for 500 ids among a million
+    # entities, 80% of an MQTT ingest's time.
+    assert isinstance(store, SqliteStore)
+    async with store.transaction("") as tx:
+        for n in range(20):
+            etype = STATION if n % 2 else PARKING
+            await tx.insert(
+                {"id": f"urn:e:{n}", "type": [etype], "createdAt": iso(NOW), "modifiedAt": iso(NOW), "attrs": {}}
+            )
+    # among a million entities the walk was taken for two ids; among twenty, a hundred ids are enough to get it
+    wanted = ["urn:e:7", "urn:e:3", "urn:e:4", *(f"urn:e:missing:{n}" for n in range(100))]
+    found, plan = await _plan_of(store, EntityQuery(tenant="", ids=wanted, types=types, limit=10))
+    assert found == (["urn:e:3", "urn:e:7"] if types else ["urn:e:3", "urn:e:4", "urn:e:7"])  # in creation order
+    assert plan[0].startswith("SEARCH e USING INDEX entities_tenant_id (tenant=? AND id=?"), plan
+    assert not any("entities_tenant_seq" in step or "SCAN" in step for step in plan), plan
