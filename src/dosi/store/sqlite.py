@@ -397,9 +397,12 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
 
     async def claim_outbox(self, now: float, lease: float, limit: int, at: str) -> list[OutboxRow]:
         async with self._writing():
+            # walks the due rows only, on (next_at, seq): new rows (next_at 0) in the order they were written, then
+            # the retries that are due. Ordered by seq alone, SQLite walked every waiting retry first (16 ms a claim
+            # behind 200,000 of them, under the write lock)
             rows = self.db.execute(
                 "UPDATE outbox SET claimed_until = ? WHERE seq IN (SELECT seq FROM outbox WHERE next_at <= ?"
-                " AND claimed_until <= ? ORDER BY seq LIMIT ?)"
+                " AND claimed_until <= ? ORDER BY next_at, seq LIMIT ?)"
                 " RETURNING seq, tenant, subscription_id, notification_id, endpoint, payload, created_at, attempts",
                 (now + lease, now, now, limit),
             ).fetchall()

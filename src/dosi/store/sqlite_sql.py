@@ -50,14 +50,17 @@ class SqliteWhere:
         self.single_type: str | None = None
         self.source = "entities e"
         self.order_key = "e.seq"
+        self._of_type = "e.seq IN (SELECT t.seq FROM entity_types t WHERE t.tenant = ? AND t.type = ?)"
 
     def build(self, query: EntityQuery) -> tuple[str, list[Any]]:
         single = self.single_type = single_type(query) if query.ids is None else None
         if query.ids is not None:
             # a list of ids is looked up on its unique index, whatever else filters. Without statistics the
             # planner takes `tenant = ?` for a handful of rows and walks the whole tenant in seq order instead
-            # (1.3 s for 500 ids among a million entities)
+            # (1.3 s for 500 ids among a million entities). Their types are then checked one entity at a time,
+            # not by listing every entity of the type first (250 ms for a type of 250,000)
             self.source = "entities e INDEXED BY entities_tenant_id"
+            self._of_type = "EXISTS (SELECT 1 FROM entity_types t WHERE t.tenant = ? AND t.type = ? AND t.seq = e.seq)"
         elif single is not None:
             # walk the (tenant, type, seq) index in order: the first page needs no sort of every match
             self.source = "entity_types t JOIN entities e ON e.seq = t.seq"
@@ -140,7 +143,7 @@ class SqliteWhere:
         for names in expr.alternatives:
             parts = []
             for name in names:
-                parts.append("e.seq IN (SELECT t.seq FROM entity_types t WHERE t.tenant = ? AND t.type = ?)")
+                parts.append(self._of_type)
                 self.params.extend([tenant, name])
             alternatives.append("(" + " AND ".join(parts) + ")")
         return "(" + " OR ".join(alternatives) + ")"
