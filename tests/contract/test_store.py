@@ -194,6 +194,35 @@ async def test_tenants_are_isolated(store: EntityStore) -> None:
     assert await store.tenant_exists("t1") and not await store.tenant_exists("t3")
 
 
+async def test_discovery_names_follow_every_write(store: EntityStore) -> None:
+    # the names come from the type counters and an index probe per name; the full discovery walks the entities
+    async def names(tenant: str = "", fence: list[Selector] | None = None) -> tuple[list[str], list[str]]:
+        return sorted(await store.type_names(tenant, fence)), sorted(await store.attribute_names(tenant, fence))
+
+    async def walked(tenant: str = "", fence: list[Selector] | None = None) -> tuple[list[str], list[str]]:
+        found_types = sorted(t.type for t in await store.types(tenant, None, fence))
+        return found_types, sorted(a.attr for a in await store.attributes(tenant, None, fence))
+
+    assert await names() == await walked() == ([], [])
+    await put(store, make("urn:x:1", ["Building", "Museum"], height=1, location=POINT_A), make("urn:x:2", "Vehicle"))
+    async with store.transaction("") as tx:
+        await tx.replace(make("urn:x:2", "Vehicle", speed=3))
+    await put(store, make("urn:x:9", "Tower", colour="red"), tenant="t1")
+    building, museum, vehicle = VOCAB + "Building", VOCAB + "Museum", VOCAB + "Vehicle"
+    assert (
+        await names() == await walked() == ([building, museum, vehicle], [VOCAB + "height", VOCAB + "speed", LOCATION])
+    )
+    async with store.transaction("") as tx:  # a type and an attribute go, one comes
+        await tx.replace(make("urn:x:1", "Building", name="x", location=POINT_A))
+        assert await tx.delete("urn:x:2")
+    assert await names() == await walked() == ([building], [VOCAB + "name", LOCATION])
+    assert await names("t1") == await walked("t1") == ([VOCAB + "Tower"], [VOCAB + "colour"])
+    await put(store, make("urn:x:3", "Vehicle", speed=1))
+    fence = [Selector(types=types("Vehicle"))]
+    assert await names(fence=fence) == await walked(fence=fence) == ([vehicle], [VOCAB + "speed"])
+    assert await names("t2") == ([], [])
+
+
 async def test_type_expressions(city: EntityStore) -> None:
     assert await ids(city, types=types("Building")) == ["urn:b:1", "urn:b:2", "urn:b:3"]
     both = TypeExpr(((VOCAB + "Building", VOCAB + "Museum"),))

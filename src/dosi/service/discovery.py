@@ -37,10 +37,11 @@ class DiscoveryService:
         return [info for info in infos if allowed is None or info.attr in allowed]
 
     async def types(self, tenant: str, ctx: ActiveContext, details: bool) -> Any:
-        infos = await self._types(tenant)
         if not details:
-            names = sorted(ctx.compact(info.type) for info in infos)
+            iris = await self.store.type_names(tenant, current().fence("read"))
+            names = sorted(ctx.compact(iri) for iri in iris)
             return {"id": _list_id("EntityTypeList", names), "type": "EntityTypeList", "typeList": names}
+        infos = await self._types(tenant)
         return [
             {
                 "id": info.type,
@@ -74,10 +75,13 @@ class DiscoveryService:
         }
 
     async def attributes(self, tenant: str, ctx: ActiveContext, details: bool) -> Any:
-        infos = await self._attributes(tenant)
         if not details:
-            names = sorted(ctx.compact(info.attr) for info in infos)
+            access = current()
+            allowed = access.any_attributes("read")
+            iris = await self.store.attribute_names(tenant, access.fence("read"))
+            names = sorted(ctx.compact(iri) for iri in iris if allowed is None or iri in allowed)
             return {"id": _list_id("AttributeList", names), "type": "AttributeList", "attributeList": names}
+        infos = await self._attributes(tenant)
         return [
             {
                 "id": info.attr,

@@ -255,6 +255,9 @@ class EntityStore(Protocol):
     async def attributes(
         self, tenant: str, attr_iri: str | None = None, fence: list[Selector] | None = None
     ) -> list[AttributeInfo]: ...
+    # the names alone (in the database's order): the lists of /types and /attributes, without visiting every entity
+    async def type_names(self, tenant: str, fence: list[Selector] | None = None) -> list[str]: ...
+    async def attribute_names(self, tenant: str, fence: list[Selector] | None = None) -> list[str]: ...
     async def tenant_exists(self, tenant: str) -> bool: ...
     async def reset(self) -> None: ...
     # subscriptions (expanded documents)
@@ -355,6 +358,20 @@ def only_type_filter(query: EntityQuery) -> bool:
         query.fence,
     )
     return single_type(query) is not None and all(value is None for value in others)
+
+
+# Discovery lists ({p} as below). Type names come from the type counters that every write keeps; attribute
+# names from one index probe per name (each step seeks the next name), not from a walk of every attribute row
+TYPE_NAMES = "SELECT type FROM type_buckets WHERE tenant = {p}1 GROUP BY type HAVING sum(n) > 0 ORDER BY type"
+ATTRIBUTE_NAMES = """
+WITH RECURSIVE names (attr) AS (
+    SELECT min(attr) FROM entity_attrs WHERE tenant = {p}1
+    UNION ALL
+    SELECT (SELECT min(a.attr) FROM entity_attrs a WHERE a.tenant = {p}1 AND a.attr > names.attr)
+    FROM names WHERE names.attr IS NOT NULL
+)
+SELECT attr FROM names WHERE attr IS NOT NULL
+"""
 
 
 # one delivery attempt, counted in place ({p} is the backend's numbered-placeholder sign: $ or ?)

@@ -17,9 +17,11 @@ import orjson
 
 from dosi.errors import BadRequestData
 from dosi.store.base import (
+    ATTRIBUTE_NAMES,
     RECORD_DELIVERY,
     STATS_COLUMNS,
     STATS_JOIN,
+    TYPE_NAMES,
     Aggregate,
     AttributeInfo,
     Entity,
@@ -292,6 +294,20 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
         for type_name, attr, atype in detail:
             infos[type_name].attributes.setdefault(attr, set()).add(atype)
         return list(infos.values())
+
+    async def type_names(self, tenant: str, fence: list[Selector] | None = None) -> list[str]:
+        if fence is None:
+            return [r[0] for r in await self.pool.fetch(TYPE_NAMES.format(p="$"), tenant)]
+        where, params = self._where("t.seq", "t.type", tenant, None, fence)
+        rows = await self.pool.fetch(f"SELECT DISTINCT t.type FROM entity_types t{where} ORDER BY t.type", *params)
+        return [r[0] for r in rows]
+
+    async def attribute_names(self, tenant: str, fence: list[Selector] | None = None) -> list[str]:
+        if fence is None:
+            return [r[0] for r in await self.pool.fetch(ATTRIBUTE_NAMES.format(p="$"), tenant)]
+        where, params = self._where("a.seq", "a.attr", tenant, None, fence)
+        rows = await self.pool.fetch(f"SELECT DISTINCT a.attr FROM entity_attrs a{where} ORDER BY a.attr", *params)
+        return [r[0] for r in rows]
 
     async def attributes(
         self, tenant: str, attr_iri: str | None = None, fence: list[Selector] | None = None

@@ -23,9 +23,11 @@ from dosi.errors import BadRequestData
 from dosi.ngsild import geo
 from dosi.ngsild.evaluate import user_regex
 from dosi.store.base import (
+    ATTRIBUTE_NAMES,
     RECORD_DELIVERY,
     STATS_COLUMNS,
     STATS_JOIN,
+    TYPE_NAMES,
     Aggregate,
     AttributeInfo,
     Entity,
@@ -286,6 +288,22 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
         for type_name, attr, atype in self.db.execute(attr_sql, params):
             infos[type_name].attributes.setdefault(attr, set()).add(atype)
         return list(infos.values())
+
+    async def type_names(self, tenant: str, fence: list[Selector] | None = None) -> list[str]:
+        if fence is None:
+            return [row[0] for row in self.db.execute(TYPE_NAMES.format(p="?"), (tenant,))]
+        params: list[Any] = [tenant]
+        fenced = self._fenced("t.seq", tenant, fence, params)
+        sql = f"SELECT DISTINCT t.type FROM entity_types t WHERE t.tenant = ?{fenced} ORDER BY t.type"
+        return [row[0] for row in self.db.execute(sql, params)]
+
+    async def attribute_names(self, tenant: str, fence: list[Selector] | None = None) -> list[str]:
+        if fence is None:
+            return [row[0] for row in self.db.execute(ATTRIBUTE_NAMES.format(p="?"), (tenant,))]
+        params: list[Any] = [tenant]
+        fenced = self._fenced("a.seq", tenant, fence, params)
+        sql = f"SELECT DISTINCT a.attr FROM entity_attrs a WHERE a.tenant = ?{fenced} ORDER BY a.attr"
+        return [row[0] for row in self.db.execute(sql, params)]
 
     async def attributes(
         self, tenant: str, attr_iri: str | None = None, fence: list[Selector] | None = None
