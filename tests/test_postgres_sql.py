@@ -53,6 +53,14 @@ def test_conditions_on_the_entity_row_read_it_for_every_candidate() -> None:
     assert not page_sql(q=q("pm25>30")).startswith(KEYS_FIRST)  # no type: the entities table is the index walked
 
 
+def test_a_list_of_ids_is_not_found_by_walking_its_type() -> None:
+    # the walk of a type's index in seq order serves pages of that type; with a list of ids it checked every entity
+    # of the type against the list (20 ids, a type of 250,000 among a million entities: 1 s, then 1 ms)
+    sql = page_sql(types=ONE_TYPE, ids=["urn:x:1", "urn:x:2"])
+    assert sql.startswith("SELECT e.doc FROM entities e WHERE e.tenant = $1 AND e.id = ANY($2::text[])"), sql
+    assert "LATERAL" not in sql and "ORDER BY e.seq" in sql, sql
+
+
 def parsed(**attrs: Any) -> dict[str, Any]:
     return Parser(core_active(), "2026-01-01T00:00:00Z").entity({"id": "urn:x:1", "type": "Spot", **attrs})
 

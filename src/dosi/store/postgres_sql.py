@@ -64,7 +64,9 @@ class PostgresWhere:
 
     def build(self, query: EntityQuery) -> str:
         clauses = []
-        single = single_type(query)
+        # a list of ids is looked up on its index: the walk of a type's entities is for pages of that type
+        # (with 20 ids and a type of 250,000 the walk took 1 s)
+        single = single_type(query) if query.ids is None else None
         if single is not None:
             # walk the (tenant, type, seq) index in order: the first page needs no sort of every match
             # a nested loop over the type's index in seq order: the fence (OFFSET 0) keeps the planner from a
