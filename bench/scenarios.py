@@ -439,13 +439,20 @@ def s9_mqtt(run: Run) -> Result:
         env = {"DOSI_INGEST_SOURCES": str(config), "DOSI_INGEST_STATUS_INTERVAL": "0.5"}
         dosi = server.dosi(run.database_url, run.workers, env).start()
         try:
-            base = _ingest_status(dosi.base)
-            warm = 0
-            while _ingest_status(dosi.base) <= base:  # until the source has subscribed and stores
+            # until the source has subscribed and stores: the count rises between two reads (a new process counts
+            # from zero, so on a store kept from an earlier run the first reads may be lower than the saved one)
+            seen, warm, began = _ingest_status(dosi.base), 0, time.monotonic()
+            while True:
                 warm += 1
                 mqtt.publish(port, [("city/parking/warm/0", orjson.dumps({"occupied": True, "ts": warm * 1000,
                                      "lat": 37.5, "lon": 127.0}))])  # fmt: skip
                 time.sleep(0.3)
+                now = _ingest_status(dosi.base)
+                if now > seen:
+                    break
+                if time.monotonic() - began > 120:
+                    raise RuntimeError("S9: the hub's MQTT source stored nothing within 120 s")
+                seen = now
             time.sleep(1.0)  # the warm-up readings counted in the saved status too
             target = _ingest_status(dosi.base) + count
             began = time.perf_counter()
