@@ -280,6 +280,20 @@ async def test_q_value_index_both_ways(city: EntityStore, q: str, monkeypatch: p
     assert await q_ids(city, q) == first != []
 
 
+@pytest.mark.parametrize(
+    ("attrs", "expected"), [(["visitors"], ["urn:b:3"]), (["owner", "speed"], ["urn:b:1", "urn:v:1"])]
+)
+async def test_attrs_from_the_index_or_entity_by_entity(
+    city: EntityStore, attrs: list[str], expected: list[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dosi.store import postgres, sqlite
+
+    assert await ids(city, attrs=[VOCAB + a for a in attrs]) == expected
+    monkeypatch.setattr(sqlite, "FEW_VALUES", 0)  # now every attribute counts as one that many entities have
+    monkeypatch.setattr(postgres, "FEW_VALUES", 0)
+    assert await ids(city, attrs=[VOCAB + a for a in attrs]) == expected
+
+
 async def test_bad_regex_is_bad_request(city: EntityStore) -> None:
     with pytest.raises(BadRequestData):
         await q_ids(city, 'name~="(unclosed"')

@@ -55,7 +55,7 @@ from dosi.store.sqlite_write import BUCKET_BITS, SqliteTransaction, WriterLock, 
 
 RECORD_STEP = RECORD_DELIVERY.format(p="?", source="")  # one delivery step of a subscription
 DEEP_PAGE = 4096  # offsets beyond this seek through type_buckets instead of stepping through rows
-FEW_VALUES = 2000  # below this many matches, a q term is answered from the value index first
+FEW_VALUES = 2000  # below this many matches, a q term or attrs is answered from its index first
 PRUNE_SLICE = 10_000  # history rows deleted per statement when pruning
 PAST_THE_END = 1 << 62  # a seq no entity has: the page after the last one is empty
 
@@ -210,7 +210,7 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
             raise
 
     def _query(self, query: EntityQuery) -> QueryResult:
-        builder = SqliteWhere(estimate=self._few_values)
+        builder = SqliteWhere(estimate=self._few_rows)
         where, params = builder.build(query)
         count_where, count_params = where, list(params)
         result = QueryResult()
@@ -236,9 +236,9 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
             result.count = int(self.db.execute(sql, count_params).fetchone()[0])
         return result
 
-    def _few_values(self, condition: str, params: list[Any]) -> bool:
-        """True when few rows of the value index (`v`) meet the condition: then q starts from the index."""
-        sql = f"SELECT count(*) FROM (SELECT 1 FROM entity_values v WHERE {condition} LIMIT {FEW_VALUES})"
+    def _few_rows(self, rows: str, params: list[Any]) -> bool:
+        """True when few index rows (`rows`: a FROM and WHERE) match: then the query starts from them."""
+        sql = f"SELECT count(*) FROM (SELECT 1 FROM {rows} LIMIT {FEW_VALUES})"
         return int(self.db.execute(sql, params).fetchone()[0]) < FEW_VALUES
 
     def _seek(self, tenant: str, type_iri: str, offset: int) -> tuple[int] | None:

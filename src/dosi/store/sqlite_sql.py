@@ -38,7 +38,8 @@ def _sql_value(value: Any) -> Any:
 
 
 class SqliteWhere:
-    """`estimate(condition, params)`: True when few value-index rows meet the condition (None: no value index)."""
+    """`estimate(rows, params)`: True when few index rows match (`rows` is a FROM and WHERE; None: no estimates,
+    and no value index)."""
 
     def __init__(
         self, params: list[Any] | None = None, estimate: Callable[[str, list[Any]], bool] | None = None
@@ -83,9 +84,7 @@ class SqliteWhere:
             if selectors is not None:
                 self.clauses.append(self.any_of(query.tenant, selectors))
         if query.attrs:
-            marks = ",".join("?" * len(query.attrs))
-            self.clauses.append(f"EXISTS (SELECT 1 FROM entity_attrs a WHERE a.seq = e.seq AND a.attr IN ({marks}))")
-            self.params.extend(query.attrs)
+            self.clauses.append(self.having(query.tenant, query.attrs))
         if query.q is not None:
             self.clauses.append(self.q(query.q))
         if query.scope_q is not None:
@@ -93,6 +92,18 @@ class SqliteWhere:
         if query.geo is not None:
             self.clauses.append(self.geo(query.tenant, query.geo))
         return " AND ".join(self.clauses), self.params
+
+    def having(self, tenant: str, attrs: list[str]) -> str:
+        """The entities having any of the attributes."""
+        marks = ",".join("?" * len(attrs))
+        rows = f"entity_attrs a WHERE a.tenant = ? AND a.attr IN ({marks})"
+        if self.estimate is not None and self.estimate(rows, [tenant, *attrs]):
+            # few have them: start from those (walked in order, a page checked every entity until it had found
+            # enough: 150 ms for an attribute ten entities of 200,000 have)
+            self.params.extend([tenant, *attrs])
+            return f"e.seq IN (SELECT a.seq FROM {rows})"
+        self.params.extend(attrs)
+        return f"EXISTS (SELECT 1 FROM entity_attrs a WHERE a.seq = e.seq AND a.attr IN ({marks}))"
 
     def any_of(self, tenant: str, selectors: list[Selector]) -> str:
         """The entities matching any of the selectors (none: no entity)."""
@@ -203,7 +214,8 @@ class SqliteWhere:
             condition = f"v.{column} IN ({','.join('?' * len(values))})"
         else:
             condition = f"v.{column} {operator} ?"
-        if self.estimate(f"v.tenant = ? AND v.attr = ? AND {condition}", [self.tenant, node.path.attr, *values]):
+        rows = f"entity_values v WHERE v.tenant = ? AND v.attr = ? AND {condition}"
+        if self.estimate(rows, [self.tenant, node.path.attr, *values]):
             # few matches: start from them
             self.params.extend([self.tenant, node.path.attr, *values])
             return f"e.seq IN (SELECT v.seq FROM entity_values v WHERE v.tenant = ? AND v.attr = ? AND {condition})"
