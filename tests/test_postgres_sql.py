@@ -61,6 +61,16 @@ def test_a_list_of_ids_is_not_found_by_walking_its_type() -> None:
     assert "LATERAL" not in sql and "ORDER BY e.seq" in sql, sql
 
 
+def test_an_attribute_few_entities_have_is_collected_from_its_index() -> None:
+    # checked entity by entity, a page walked 200,000 entities for an attribute ten of them have (71 ms, then 1 ms)
+    query = EntityQuery(tenant="", attrs=[VOCAB + "rare"])
+    for few, expected in ((True, "e.seq = ANY(ARRAY(SELECT a.seq FROM entity_attrs a WHERE a.tenant = $2"),
+                          (False, "EXISTS (SELECT 1 FROM entity_attrs a WHERE a.seq = e.seq")):  # fmt: skip
+        where = PostgresWhere(few_have_attrs=few)
+        sql = where.build(query)
+        assert expected in sql and expected in where.count(sql), sql
+
+
 def parsed(**attrs: Any) -> dict[str, Any]:
     return Parser(core_active(), "2026-01-01T00:00:00Z").entity({"id": "urn:x:1", "type": "Spot", **attrs})
 

@@ -206,7 +206,8 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
         result = QueryResult()
         try:
             selective = await self._selective(query)
-            where = PostgresWhere(selective=selective)
+            few_have_attrs = await self._few_have(query.tenant, query.attrs)
+            where = PostgresWhere(selective=selective, few_have_attrs=few_have_attrs)
             sql = where.build(query)
             if query.limit > 0:
                 skip = query.offset
@@ -231,7 +232,7 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
                         single_type(query),
                     )
                 else:
-                    count_where = PostgresWhere(selective=selective)
+                    count_where = PostgresWhere(selective=selective, few_have_attrs=few_have_attrs)
                     count_sql = count_where.build(query)
                     total = await self.pool.fetchval(count_where.count(count_sql), *count_where.params)
                 result.count = int(total)
@@ -264,6 +265,18 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
             if few < FEW_VALUES:
                 chosen.add(id(node))
         return chosen
+
+    async def _few_have(self, tenant: str, attrs: list[str] | None) -> bool:
+        """True when few entities have any of the attributes (counted on their index, up to FEW_VALUES)."""
+        if not attrs:
+            return False
+        few = await self.pool.fetchval(
+            "SELECT count(*) FROM (SELECT 1 FROM entity_attrs WHERE tenant = $1 AND attr = ANY($2::text[])"
+            f" LIMIT {FEW_VALUES}) AS x",
+            tenant,
+            attrs,
+        )
+        return bool(few < FEW_VALUES)
 
     @staticmethod
     def _where(

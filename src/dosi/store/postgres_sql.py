@@ -41,8 +41,11 @@ def jsonpath_key(name: str) -> str:
 
 
 class PostgresWhere:
-    def __init__(self, params: list[Any] | None = None, selective: set[int] | None = None) -> None:
+    def __init__(
+        self, params: list[Any] | None = None, selective: set[int] | None = None, few_have_attrs: bool = False
+    ) -> None:
         self.params: list[Any] = params if params is not None else []
+        self.few_have_attrs = few_have_attrs  # few entities have the attributes of `attrs`: start from those
         self.values_index = True  # plain q comparisons go through entity_values
         self.selective = selective or set()  # ids of q comparisons few entities meet
         self.tenant = ""
@@ -88,10 +91,18 @@ class PostgresWhere:
             if selectors is not None:
                 clauses.append(self.any_of(query.tenant, selectors))
         if query.attrs:
-            clauses.append(
-                f"EXISTS (SELECT 1 FROM entity_attrs a WHERE a.seq = {self.order_key}"
-                f" AND a.attr = ANY({self.p(list(query.attrs))}::text[]))"
-            )
+            # few have them: collected once, like a q term few entities meet; checked entity by entity, a page
+            # walked 200,000 entities for an attribute ten of them have (71 ms)
+            if self.few_have_attrs:
+                tenant, attrs = self.p(query.tenant), self.p(list(query.attrs))
+                source = f"entity_attrs a WHERE a.tenant = {tenant} AND a.attr = ANY({attrs}::text[])"
+                clauses.append(f"{self.order_key} = ANY(ARRAY(SELECT a.seq FROM {source}))")
+            else:
+                attrs = self.p(list(query.attrs))
+                clauses.append(
+                    f"EXISTS (SELECT 1 FROM entity_attrs a WHERE a.seq = {self.order_key}"
+                    f" AND a.attr = ANY({attrs}::text[]))"
+                )
         if query.q is not None:
             clauses.append(self.q(query.q))
         if query.scope_q is not None:
