@@ -7,7 +7,7 @@ import threading
 from pathlib import Path
 
 from dosi.store.base import EntityQuery
-from dosi.store.sqlite import SqliteStore
+from dosi.store.sqlite import SqliteStore, _path_of
 
 
 def _entity(number: int) -> dict:  # type: ignore[type-arg]
@@ -60,3 +60,13 @@ def test_workers_migrate_a_new_file_at_once(tmp_path: Path) -> None:
     asyncio.run(store.open())
     assert store.migrate() == []  # everything applied, once (the names are the table's primary key)
     asyncio.run(store.close())
+
+
+def test_a_database_url_names_the_file_it_means() -> None:
+    # a plain absolute path lost its leading slash and became a file under the working directory
+    assert _path_of("/var/lib/dosi/hub.db") == "/var/lib/dosi/hub.db"
+    assert _path_of("sqlite:////var/lib/dosi/hub.db") == "/var/lib/dosi/hub.db"
+    assert _path_of("sqlite:///./dosi.db") == "./dosi.db"
+    assert _path_of("sqlite:///hub.db") == "hub.db"
+    assert _path_of("sqlite:///:memory:") == ":memory:"
+    assert _path_of("sqlite://") == "dosi.db"

@@ -71,10 +71,11 @@ def _geo_match(stored: str, rel: str, query: str, max_d: float | None, min_d: fl
 
 
 def _path_of(url: str) -> str:
+    """The file of sqlite:///relative.db, sqlite:////absolute.db or a plain path (kept as it is)."""
+    if not url.startswith("sqlite://"):
+        return url or "dosi.db"
     path = url.removeprefix("sqlite://")
-    if path.startswith("/"):
-        path = path[1:] if not path.startswith("//") else path[1:]
-    return path or "dosi.db"
+    return path.removeprefix("/") or "dosi.db"
 
 
 class SqliteStore(SqliteSecurity, SqliteIngest):
