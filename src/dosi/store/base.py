@@ -374,6 +374,26 @@ SELECT attr FROM names WHERE attr IS NOT NULL
 """
 
 
+@dataclass(frozen=True)
+class NameList:
+    """How a store lists the names of one index table: at once, or (under a fence) over the fenced entities."""
+
+    unfenced: str  # TYPE_NAMES or ATTRIBUTE_NAMES
+    table: str  # the table and its alias
+    column: str
+
+    @property
+    def alias(self) -> str:
+        return self.table.split()[1]
+
+    def fenced(self, where: str) -> str:
+        return f"SELECT DISTINCT {self.column} FROM {self.table}{where} ORDER BY {self.column}"
+
+
+TYPE_NAME_LIST = NameList(TYPE_NAMES, "entity_types t", "t.type")
+ATTRIBUTE_NAME_LIST = NameList(ATTRIBUTE_NAMES, "entity_attrs a", "a.attr")
+
+
 # one delivery attempt, counted in place ({p} is the backend's numbered-placeholder sign: $ or ?)
 RECORD_DELIVERY = """
 INSERT INTO subscription_stats

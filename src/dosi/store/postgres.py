@@ -17,16 +17,17 @@ import orjson
 
 from dosi.errors import BadRequestData
 from dosi.store.base import (
-    ATTRIBUTE_NAMES,
+    ATTRIBUTE_NAME_LIST,
     RECORD_DELIVERY,
     STATS_COLUMNS,
     STATS_JOIN,
-    TYPE_NAMES,
+    TYPE_NAME_LIST,
     Aggregate,
     AttributeInfo,
     Entity,
     EntityQuery,
     HistoryRow,
+    NameList,
     OutboxRow,
     PruneScope,
     QueryResult,
@@ -309,17 +310,17 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
         return list(infos.values())
 
     async def type_names(self, tenant: str, fence: list[Selector] | None = None) -> list[str]:
-        if fence is None:
-            return [r[0] for r in await self.pool.fetch(TYPE_NAMES.format(p="$"), tenant)]
-        where, params = self._where("t.seq", "t.type", tenant, None, fence)
-        rows = await self.pool.fetch(f"SELECT DISTINCT t.type FROM entity_types t{where} ORDER BY t.type", *params)
-        return [r[0] for r in rows]
+        return await self._names(TYPE_NAME_LIST, tenant, fence)
 
     async def attribute_names(self, tenant: str, fence: list[Selector] | None = None) -> list[str]:
+        return await self._names(ATTRIBUTE_NAME_LIST, tenant, fence)
+
+    async def _names(self, names: NameList, tenant: str, fence: list[Selector] | None) -> list[str]:
         if fence is None:
-            return [r[0] for r in await self.pool.fetch(ATTRIBUTE_NAMES.format(p="$"), tenant)]
-        where, params = self._where("a.seq", "a.attr", tenant, None, fence)
-        rows = await self.pool.fetch(f"SELECT DISTINCT a.attr FROM entity_attrs a{where} ORDER BY a.attr", *params)
+            rows = await self.pool.fetch(names.unfenced.format(p="$"), tenant)
+        else:
+            where, params = self._where(f"{names.alias}.seq", names.column, tenant, None, fence)
+            rows = await self.pool.fetch(names.fenced(where), *params)
         return [r[0] for r in rows]
 
     async def attributes(

@@ -23,16 +23,17 @@ from dosi.errors import BadRequestData
 from dosi.ngsild import geo
 from dosi.ngsild.evaluate import user_regex
 from dosi.store.base import (
-    ATTRIBUTE_NAMES,
+    ATTRIBUTE_NAME_LIST,
     RECORD_DELIVERY,
     STATS_COLUMNS,
     STATS_JOIN,
-    TYPE_NAMES,
+    TYPE_NAME_LIST,
     Aggregate,
     AttributeInfo,
     Entity,
     EntityQuery,
     HistoryRow,
+    NameList,
     OutboxRow,
     PruneScope,
     QueryResult,
@@ -291,19 +292,18 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
         return list(infos.values())
 
     async def type_names(self, tenant: str, fence: list[Selector] | None = None) -> list[str]:
-        if fence is None:
-            return [row[0] for row in self.db.execute(TYPE_NAMES.format(p="?"), (tenant,))]
-        params: list[Any] = [tenant]
-        fenced = self._fenced("t.seq", tenant, fence, params)
-        sql = f"SELECT DISTINCT t.type FROM entity_types t WHERE t.tenant = ?{fenced} ORDER BY t.type"
-        return [row[0] for row in self.db.execute(sql, params)]
+        return self._names(TYPE_NAME_LIST, tenant, fence)
 
     async def attribute_names(self, tenant: str, fence: list[Selector] | None = None) -> list[str]:
-        if fence is None:
-            return [row[0] for row in self.db.execute(ATTRIBUTE_NAMES.format(p="?"), (tenant,))]
+        return self._names(ATTRIBUTE_NAME_LIST, tenant, fence)
+
+    def _names(self, names: NameList, tenant: str, fence: list[Selector] | None) -> list[str]:
         params: list[Any] = [tenant]
-        fenced = self._fenced("a.seq", tenant, fence, params)
-        sql = f"SELECT DISTINCT a.attr FROM entity_attrs a WHERE a.tenant = ?{fenced} ORDER BY a.attr"
+        if fence is None:
+            sql = names.unfenced.format(p="?")
+        else:
+            fenced = self._fenced(f"{names.alias}.seq", tenant, fence, params)
+            sql = names.fenced(f" WHERE {names.alias}.tenant = ?{fenced}")
         return [row[0] for row in self.db.execute(sql, params)]
 
     async def attributes(
