@@ -256,14 +256,8 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
                 "IN": f"v.{column} = ANY($3)",
             }.get(operator, f"v.{column} {operator} {marks[0]}")
             args = [values] if operator == "IN" else values
-            few = await self.pool.fetchval(
-                f"SELECT count(*) FROM (SELECT 1 FROM entity_values v WHERE v.tenant = $1 AND v.attr = $2"
-                f" AND {condition} LIMIT {FEW_VALUES}) AS x",
-                query.tenant,
-                node.path.attr,
-                *args,
-            )
-            if few < FEW_VALUES:
+            rows = f"entity_values v WHERE v.tenant = $1 AND v.attr = $2 AND {condition}"
+            if await self._few_rows(rows, query.tenant, node.path.attr, *args):
                 chosen.add(id(node))
         return chosen
 
@@ -271,12 +265,11 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
         """True when few entities have any of the attributes (counted on their index, up to FEW_VALUES)."""
         if not attrs:
             return False
-        few = await self.pool.fetchval(
-            "SELECT count(*) FROM (SELECT 1 FROM entity_attrs WHERE tenant = $1 AND attr = ANY($2::text[])"
-            f" LIMIT {FEW_VALUES}) AS x",
-            tenant,
-            attrs,
-        )
+        return await self._few_rows("entity_attrs WHERE tenant = $1 AND attr = ANY($2::text[])", tenant, attrs)
+
+    async def _few_rows(self, rows: str, *args: Any) -> bool:
+        """True when fewer than FEW_VALUES index rows (`rows`: a FROM and WHERE) match."""
+        few = await self.pool.fetchval(f"SELECT count(*) FROM (SELECT 1 FROM {rows} LIMIT {FEW_VALUES}) AS x", *args)
         return bool(few < FEW_VALUES)
 
     @staticmethod

@@ -218,7 +218,7 @@ class SqliteWhere:
         if self.estimate(rows, [self.tenant, node.path.attr, *values]):
             # few matches: start from them
             self.params.extend([self.tenant, node.path.attr, *values])
-            return f"e.seq IN (SELECT v.seq FROM entity_values v WHERE v.tenant = ? AND v.attr = ? AND {condition})"
+            return f"e.seq IN (SELECT v.seq FROM {rows})"
         # many matches: check each entity met on the way (pages walk in order and stop early)
         self.params.extend([node.path.attr, *values])
         return f"EXISTS (SELECT 1 FROM entity_values v WHERE v.seq = e.seq AND v.attr = ? AND {condition})"
