@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -240,3 +241,16 @@ async def test_a_nul_byte_body_is_logged_not_crashed_on(dosi: httpx.AsyncClient)
     assert answer.status_code == 207 and "NUL" in answer.json()["rejected"][0]["reason"]
     log = (await dosi.get("/dosi/v1/ingest/rejected", params={"source": "traffic"})).json()
     assert log[-1]["payload"] == "\\u0000"
+
+
+async def test_concurrent_batches_never_move_the_current_state_backwards(dosi: httpx.AsyncClient) -> None:
+    """Two batches of one sensor written at once (two processes sharing a source do this): the entity is read under
+    the write lock, so the older reading goes to the history and the newer one stays the current state."""
+    assert (await push(dosi, [reading(minute=0)])).json()["stored"] == 1
+    for newer, older in ((9, 2), (19, 12), (29, 22)):
+        answers = await asyncio.gather(push(dosi, [reading(minute=newer)]), push(dosi, [reading(minute=older)]))
+        assert [a.json()["stored"] for a in answers] == [1, 1]
+        found = await dosi.get("/ngsi-ld/v1/entities/urn:ngsi-ld:TrafficFlowObserved:D1",
+                               params={"options": "keyValues"}, headers={"Link": MODEL_LINK})  # fmt: skip
+        assert found.json()["intensity"] == 10 + newer
+    assert await history(dosi, "urn:ngsi-ld:TrafficFlowObserved:D1") == [10, 12, 19, 22, 29, 32, 39]

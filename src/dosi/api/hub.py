@@ -63,7 +63,7 @@ class Hub:
         entities = EntityService(store, notifier)
         batch = BatchService(store, notifier)
         temporal = TemporalService(store, notifier, settings.temporal_page_size)
-        writer = IngestWriter(store, contexts, entities, batch, validation)
+        writer = IngestWriter(store, contexts, notifier, validation)
         return cls(
             settings=settings,
             store=store,

@@ -95,6 +95,9 @@ def is_valid_name(name: str) -> bool:
     return bool(name) and not _FORBIDDEN_NAME.search(name)
 
 
+_CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?Z")
+
+
 def is_datetime(value: Any) -> bool:
     if not isinstance(value, str) or not _DATETIME.match(value):
         return False
@@ -106,7 +109,9 @@ def is_datetime(value: Any) -> bool:
 
 
 def normalize_datetime(value: str) -> str:
-    """Render a client's timestamp in UTC with Z, keeping its precision."""
+    """Render a client's timestamp (one is_datetime accepted) in UTC with Z, keeping its precision."""
+    if _CANONICAL.fullmatch(value):
+        return value  # in UTC with Z already, at most microseconds
     parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
     utc = parsed.astimezone(UTC)
     frac = ""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -37,6 +38,7 @@ _UNIT_SECONDS = (365 * 86400, 30 * 86400, 7 * 86400, 86400, 3600, 60, 1)
 MAX_LAST_N = 2**31 - 1  # beyond any history; larger values would overflow the stores' integers
 
 
+@functools.lru_cache(maxsize=4096)  # a batch's writes share one `now`, and each reading's time is read several times
 def epoch(value: str) -> float:
     return datetime.fromisoformat(value.replace("Z", "+00:00")).astimezone(UTC).timestamp()
 

@@ -138,15 +138,7 @@ class BatchService:
                         entity["createdAt"] = old["createdAt"]
                         await tx.replace(entity)
                     else:
-                        for type_iri in entity["type"]:
-                            if type_iri not in old["type"]:
-                                old["type"].append(type_iri)
-                        if "scope" in entity:
-                            old["scope"] = entity["scope"]
-                        for iri, instances in entity["attrs"].items():
-                            for inst in instances:
-                                rules.put_instance(old, iri, inst, now)
-                        old["modifiedAt"] = now
+                        rules.add_to(old, entity, now)
                         await tx.replace(old)
                     result.ok(entity["id"])
         return result

@@ -2,12 +2,14 @@
 
 Duplicates are recognised per attribute instant. Per batch, each entity's records are ordered by observedAt.
 Of the newest record, the attributes that are news (the entity lacks them, or holds an older instant) move
-the current state forward through a batch upsert, like any client's write: history, subscriptions and
-notifications included. Everything else (older records, the newest record's other attributes) goes to the
-history only, minus the (attribute, instant) pairs the history already holds. So a message delivered twice
-is stored once, and a late one is kept where it belongs in time. Records without times replace the current
-state when some value changed. Two deliveries of one reading processed at the same moment by two processes
-can both pass these checks (the check reads before the write): a window this design accepts.
+the current state forward like any client's upsert: history, subscriptions and notifications included.
+Everything else (older records, the newest record's other attributes) goes to the history only, minus the
+(attribute, instant) pairs the history already holds. So a message delivered twice is stored once, and a
+late one is kept where it belongs in time. Records without times replace the current state when some value
+changed. A batch is one transaction whose entities are read under the write lock (PostgreSQL: their rows
+locked), so processes that share a source cannot move a current state backwards. The history's holdings are
+read before the write: two deliveries of one older reading, processed at the same moment by two PostgreSQL
+processes, can both be kept, a window this design accepts.
 """
 
 from __future__ import annotations
@@ -16,20 +18,21 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any
 
-from dosi.errors import DosiError
+from dosi.errors import CreatedConcurrently, DosiError, Forbidden, ModelViolation
 from dosi.ngsild.context import DEFAULT_CORE_URL
 from dosi.ngsild.model import now_iso
 from dosi.ngsild.parse import Parser
 from dosi.ngsild.temporal import epoch
-from dosi.service.batch import BatchService
+from dosi.service.batch import UPSERT_ATTEMPTS
 from dosi.service.contexts import ContextService
-from dosi.service.entities import EntityService
-from dosi.service.guard import guarded
 from dosi.service.history import row_of
+from dosi.service.merge import add_to, stamp_entity
+from dosi.service.notify import Notifier, Recording
 from dosi.service.validation import Validation, flagged
-from dosi.store.base import EntityStore, HistoryRow, Rejection, TimeWindow
+from dosi.store.base import Entity, EntityStore, HistoryRow, Rejection, TimeWindow
 
 VALUE_KEYS = ("value", "object", "languageMap", "unitCode")
+ORPHANED = "an older reading of an entity whose newest reading was rejected; replay it after the fix"
 
 
 @dataclass
@@ -73,23 +76,15 @@ class _Past:
 
 
 class IngestWriter:
-    def __init__(
-        self,
-        store: EntityStore,
-        contexts: ContextService,
-        entities: EntityService,
-        batch: BatchService,
-        validation: Validation,
-    ):
+    def __init__(self, store: EntityStore, contexts: ContextService, notifier: Notifier, validation: Validation):
         self.store = store
         self.contexts = contexts
-        self.entities = entities
-        self.batch = batch
+        self.notifier = notifier
         self.validation = validation
 
     async def write(self, tenant: str, source: str, mode: str, items: list[Mapped]) -> Outcome:
-        outcome = Outcome()
         now = now_iso()
+        refused: list[Rejection] = []
         checked: dict[str, list[Mapped]] = defaultdict(list)
         for item in items:
             ctx = await self.contexts.resolve([item.context, DEFAULT_CORE_URL] if item.context else None)
@@ -97,67 +92,87 @@ class IngestWriter:
                 item.expanded = Parser(ctx, now).entity(item.entity)
                 flag = self.validation.check(item.expanded, mode)
             except DosiError as err:
-                outcome.rejected.append(Rejection(tenant, source, "rejected", err.detail, item.raw, now))
+                refused.append(Rejection(tenant, source, "rejected", err.detail, item.raw, now))
                 continue
             if flag is not None:
-                outcome.rejected.append(flagged(tenant, source, flag.problems, item.raw, now))
+                refused.append(flagged(tenant, source, flag.problems, item.raw, now))
             checked[item.expanded["id"]].append(item)
-        current = await self.entities.get_many(tenant, list(checked))
-        fresh: list[tuple[Mapped, dict[str, Any]]] = []  # (record, the entity with its news only)
-        past: list[_Past] = []
-        for entity_id, group in checked.items():
+        for group in checked.values():
             group.sort(key=lambda item: item.observed)
-            newest, held = group[-1], current.get(entity_id)
-            if not newest.observed:  # records without a time: the last one stands, unless nothing changed
-                outcome.duplicates += len(group) - 1
-                if _holds(held, newest.expanded):
-                    outcome.duplicates += 1
-                else:
-                    fresh.append((newest, newest.expanded))
-                continue
-            news, stale = _split(held, newest.expanded)
-            if news:
-                fresh.append((newest, {**newest.expanded, "attrs": news}))
-            if stale:
-                past.append(_Past(newest, stale))
-            past.extend(_Past(item, item.expanded["attrs"]) for item in group[:-1])
-        failed = await self._current(tenant, source, fresh, outcome, now)
-        known = set(current) | {m.expanded["id"] for m, _ in fresh if m.expanded["id"] not in failed}
-        reason = "an older reading of an entity whose newest reading was rejected; replay it after the fix"
-        for entry in past:
-            if entry.item.expanded["id"] not in known:
-                outcome.rejected.append(Rejection(tenant, source, "rejected", reason, entry.item.raw, now))
-        written = {id(m) for m, _ in fresh if m.expanded["id"] not in failed}
-        await self._history_only(tenant, [p for p in past if p.item.expanded["id"] in known], written, outcome, now)
+        for attempt in range(UPSERT_ATTEMPTS):
+            outcome = Outcome(rejected=list(refused))
+            try:
+                await self._store(tenant, source, checked, outcome, now)
+                break
+            except CreatedConcurrently:  # another process created one of the entities first: read them again
+                if attempt == UPSERT_ATTEMPTS - 1:
+                    raise
         if outcome.rejected:
             await self.store.add_rejections(outcome.rejected)
         return outcome
 
-    async def _current(
-        self, tenant: str, source: str, fresh: list[tuple[Mapped, dict[str, Any]]], outcome: Outcome, now: str
-    ) -> set[str]:
-        """Moves the current state forward; returns the ids of the entities the store refused."""
-        if not fresh:
-            return set()
-        result = await self.batch.upsert_parsed(tenant, [e for _, e in fresh], now, replace=False, mode="off")
-        failed = {e["entityId"]: e["error"].get("detail", "") for e in result.errors}
-        for item, _ in fresh:
-            if item.expanded["id"] in failed:
-                detail = failed[item.expanded["id"]]
-                outcome.rejected.append(Rejection(tenant, source, "rejected", detail, item.raw, now))
+    async def _store(
+        self, tenant: str, source: str, checked: dict[str, list[Mapped]], outcome: Outcome, now: str
+    ) -> None:
+        """One transaction: each entity read once, under the write lock (PostgreSQL: its row locked), so two
+        processes taking readings of one sensor cannot move its current state backwards."""
+        async with self.notifier.write(tenant, "off", source) as tx:
+            await tx.prefetch(list(checked))
+            past: list[_Past] = []
+            written: set[int] = set()  # the records whose newest reading moved the current state
+            for entity_id, group in checked.items():
+                newest, held = group[-1], await tx.get(entity_id)
+                if not newest.observed:  # records without a time: the last one stands, unless nothing changed
+                    outcome.duplicates += len(group) - 1
+                    news: dict[str, list[dict[str, Any]]] = newest.expanded["attrs"]
+                    stale: dict[str, list[dict[str, Any]]] = {}
+                    if _holds(held, newest.expanded):
+                        outcome.duplicates += 1
+                        continue
+                else:
+                    news, stale = _split(held, newest.expanded)
+                if news:
+                    problem = await self._put(tx, held, {**newest.expanded, "attrs": news}, now)
+                    if problem is None:
+                        written.add(id(newest))
+                        outcome.stored += 1
+                    else:
+                        outcome.rejected.append(Rejection(tenant, source, "rejected", problem, newest.raw, now))
+                        if held is None:  # nothing holds its older readings either
+                            outcome.rejected.extend(
+                                Rejection(tenant, source, "rejected", ORPHANED, item.raw, now) for item in group[:-1]
+                            )
+                            continue
+                if newest.observed:
+                    if stale:
+                        past.append(_Past(newest, stale))
+                    past.extend(_Past(item, item.expanded["attrs"]) for item in group[:-1])
+            rows = await self._history_only(tenant, past, written, outcome, now)
+            if rows:
+                await tx.add_history(rows, upsert=True)
+
+    @staticmethod
+    async def _put(tx: Recording, held: Entity | None, entity: Entity, now: str) -> str | None:
+        """The news of the newest reading into the current state; the reason when the write was refused."""
+        try:
+            if held is None:
+                stamp_entity(entity, now)
+                if not await tx.insert(entity):
+                    raise CreatedConcurrently(f"entity {entity['id']} was created concurrently")
             else:
-                outcome.stored += 1
-        return set(failed)
+                add_to(held, entity, now)
+                await tx.replace(held)
+        except (ModelViolation, Forbidden) as err:  # refused before anything of it was written
+            return err.detail
+        return None
 
     async def _history_only(
         self, tenant: str, past: list[_Past], written: set[int], outcome: Outcome, now: str
-    ) -> None:
-        """Past instances: added to the history, minus the (attribute, instant) pairs it holds."""
-        if not past:
-            return
+    ) -> list[HistoryRow]:
+        """Rows of the past instances that the history does not hold yet, by (attribute, instant)."""
         times = [t for p in past for t in _times(p.attrs)]
         if not times:
-            return
+            return []
         ids = sorted({p.item.expanded["id"] for p in past})
         window = TimeWindow(after=min(times), after_inclusive=True, before=max(times) + 0.001)
         rows_held = await self.store.history(tenant, ids, None, window)
@@ -177,13 +192,12 @@ class IngestWriter:
                     rows.append(row_of(entity["id"], entity["type"], attr, inst, now))
                     added.add(id(entry.item))
         for item in {id(p.item): p.item for p in past}.values():
-            if id(item) in added and id(item) not in written:
-                outcome.stored += 1
-            elif id(item) not in added and id(item) not in written:
-                outcome.duplicates += 1
-        if rows:  # the entities exist (the newest reading of each was written first): one transaction for all
-            async with guarded(self.store, tenant) as tx:
-                await tx.add_history(rows, upsert=True)
+            if id(item) not in written:
+                if id(item) in added:
+                    outcome.stored += 1
+                else:
+                    outcome.duplicates += 1
+        return rows
 
 
 def _times(attrs: dict[str, list[dict[str, Any]]]) -> list[float]:

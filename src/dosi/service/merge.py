@@ -48,6 +48,20 @@ def stamp_entity(entity: dict[str, Any], now: str) -> None:
             stamp(inst, now)
 
 
+def add_to(entity: dict[str, Any], given: dict[str, Any], now: str) -> None:
+    """An upsert that keeps what `given` does not name: its types are added, its scope and its attribute instances
+    (by datasetId) replace the held ones."""
+    for type_iri in given["type"]:
+        if type_iri not in entity["type"]:
+            entity["type"].append(type_iri)
+    if "scope" in given:
+        entity["scope"] = given["scope"]
+    for iri, instances in given["attrs"].items():
+        for inst in instances:
+            put_instance(entity, iri, inst, now)
+    entity["modifiedAt"] = now
+
+
 def put_instance(entity: dict[str, Any], iri: str, inst: Instance, now: str, overwrite: bool = True) -> bool:
     """Add or overwrite the instance with the same datasetId. False when it existed and overwrite is off."""
     instances = entity["attrs"].setdefault(iri, [])

@@ -26,7 +26,15 @@ from dosi.service.history import rows_of_change
 from dosi.service.links import linked_entities
 from dosi.service.policies import PolicyService
 from dosi.service.validation import Flag, Validation, flagged
-from dosi.store.base import Entity, EntityQuery, EntityStore, OutboxRow, WriteTransaction, create_by_insert
+from dosi.store.base import (
+    Entity,
+    EntityQuery,
+    EntityStore,
+    HistoryRow,
+    OutboxRow,
+    WriteTransaction,
+    create_by_insert,
+)
 
 
 def context_url(sub: dict[str, Any]) -> str:
@@ -138,6 +146,10 @@ class Recording:
 
     async def delete_matching(self, query: EntityQuery) -> int:
         return await self.tx.delete_matching(query)
+
+    async def add_history(self, rows: list[HistoryRow], upsert: bool = False) -> None:
+        """Instances for the history only (older readings): they change no current state and notify nobody."""
+        await self.tx.add_history(rows, upsert)
 
     def changes(self) -> list[rules.Change]:
         return [

@@ -27,6 +27,7 @@ from dosi.store.sqlite_sql import GEO_SLOTS, SqliteWhere
 if TYPE_CHECKING:
     from dosi.store.sqlite import SqliteStore
 
+PREFETCH_CHUNK = 500  # ids per prefetch statement (SQLite allows 32,766 parameters)
 BUCKET_BITS = 12  # type_buckets count entities per 4096 consecutive seq values
 
 
@@ -78,28 +79,54 @@ class WriterLock:
 
 
 class SqliteTransaction:
+    """One unit of a write group. It holds the file's write lock, so the rows it has read stay as read until it
+    writes them itself: each entity's (seq, stored text) is kept after the first read, and a replace neither reads
+    the row again nor looks its seq up."""
+
     def __init__(self, store: SqliteStore, tenant: str):
         self.db = store.db
         self.tenant = tenant
+        self._rows: dict[str, tuple[int, str] | None] = {}  # id -> (seq, doc as stored), None: absent
 
     async def prefetch(self, entity_ids: list[str]) -> None:
-        return None  # a local read per entity costs microseconds; the write lock is already held
+        """Reads the entities in one statement per PREFETCH_CHUNK ids (on the id index: see SqliteWhere)."""
+        wanted = [i for i in dict.fromkeys(entity_ids) if i not in self._rows]
+        for start in range(0, len(wanted), PREFETCH_CHUNK):
+            chunk = wanted[start : start + PREFETCH_CHUNK]
+            rows = self.db.execute(
+                "SELECT id, seq, doc FROM entities INDEXED BY entities_tenant_id"
+                f" WHERE tenant = ? AND id IN ({', '.join('?' * len(chunk))})",
+                [self.tenant, *chunk],
+            ).fetchall()
+            self._rows.update(dict.fromkeys(chunk))
+            self._rows.update((entity_id, (seq, doc)) for entity_id, seq, doc in rows)
+
+    def _row(self, entity_id: str) -> tuple[int, str] | None:
+        if entity_id not in self._rows:
+            found = self.db.execute(
+                "SELECT seq, doc FROM entities WHERE tenant = ? AND id = ?", (self.tenant, entity_id)
+            ).fetchone()
+            self._rows[entity_id] = (int(found[0]), found[1]) if found else None
+        return self._rows[entity_id]
 
     async def get(self, entity_id: str) -> Entity | None:
-        row = self.db.execute(
-            "SELECT doc FROM entities WHERE tenant = ? AND id = ?", (self.tenant, entity_id)
-        ).fetchone()
-        return orjson.loads(row[0]) if row else None
+        row = self._row(entity_id)
+        return orjson.loads(row[1]) if row else None
 
     async def insert(self, entity: Entity) -> bool:
+        if self._rows.get(entity["id"]) is not None:
+            return False  # held: the INSERT would fail
+        text = json_text(entity)
         try:
             cursor = self.db.execute(
                 "INSERT INTO entities (tenant, id, doc, created_at, modified_at) VALUES (?, ?, ?, ?, ?)",
-                (self.tenant, entity["id"], json_text(entity), entity["createdAt"], entity["modifiedAt"]),
+                (self.tenant, entity["id"], text, entity["createdAt"], entity["modifiedAt"]),
             )
         except sqlite3.IntegrityError:
             return False
-        self._index(int(cursor.lastrowid or 0), entity)
+        seq = int(cursor.lastrowid or 0)
+        self._rows[entity["id"]] = (seq, text)
+        self._index(seq, entity)
         self.db.execute("INSERT OR IGNORE INTO tenants (tenant) VALUES (?)", (self.tenant,))
         return True
 
@@ -110,18 +137,15 @@ class SqliteTransaction:
         await create_by_insert(self, entity)
 
     async def replace(self, entity: Entity) -> None:
-        row = self.db.execute(
-            "SELECT seq, doc FROM entities WHERE tenant = ? AND id = ?", (self.tenant, entity["id"])
-        ).fetchone()
+        row = self._row(entity["id"])
         if row is None:
             await self.insert(entity)
             return
-        seq = int(row[0])
-        self.db.execute(
-            "UPDATE entities SET doc = ?, modified_at = ? WHERE seq = ?",
-            (json_text(entity), entity["modifiedAt"], seq),
-        )
-        self._reindex(seq, orjson.loads(row[1]), entity)
+        seq, stored = row
+        text = json_text(entity)
+        self.db.execute("UPDATE entities SET doc = ?, modified_at = ? WHERE seq = ?", (text, entity["modifiedAt"], seq))
+        self._rows[entity["id"]] = (seq, text)
+        self._reindex(seq, orjson.loads(stored), entity)
 
     def _reindex(self, seq: int, old: Entity, new: Entity) -> None:
         """Only the index rows that changed: an update of one value touches one value row, not every index."""
@@ -131,20 +155,20 @@ class SqliteTransaction:
             return
         tenant = self.tenant
         old_attrs, new_attrs = set(attribute_rows(old)), set(attribute_rows(new))
-        self.db.executemany(
+        self._many(
             "DELETE FROM entity_attrs WHERE tenant = ? AND attr = ? AND seq = ? AND atype = ?",
             [(tenant, attr, seq, atype) for attr, atype in old_attrs - new_attrs],
         )
-        self.db.executemany(
+        self._many(
             "INSERT OR IGNORE INTO entity_attrs (tenant, attr, seq, atype) VALUES (?, ?, ?, ?)",
             [(tenant, attr, seq, atype) for attr, atype in new_attrs - old_attrs],
         )
         old_values, new_values = set(value_rows(old)), set(value_rows(new))
-        self.db.executemany(
+        self._many(
             "DELETE FROM entity_values WHERE seq = ? AND attr = ? AND num IS ? AND txt IS ?",
             [(seq, attr, num, txt) for attr, num, txt in old_values - new_values],
         )
-        self.db.executemany(
+        self._many(
             "INSERT INTO entity_values (tenant, attr, seq, num, txt) VALUES (?, ?, ?, ?, ?)",
             [(tenant, attr, seq, num, txt) for attr, num, txt in new_values - old_values],
         )
@@ -152,13 +176,16 @@ class SqliteTransaction:
             self._unindex_geo(seq)
             self._index_geo(seq, new)
 
+    def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
+        if rows:  # an empty executemany still costs microseconds: most updates change one value of one index
+            self.db.executemany(sql, rows)
+
     async def delete(self, entity_id: str) -> bool:
-        row = self.db.execute(
-            "SELECT seq FROM entities WHERE tenant = ? AND id = ?", (self.tenant, entity_id)
-        ).fetchone()
+        row = self._row(entity_id)
         if row is None:
             return False
-        self._delete_seq(int(row[0]))
+        self._delete_seq(row[0])
+        self._rows[entity_id] = None
         await self.delete_history(entity_id)
         return True
 
@@ -169,6 +196,7 @@ class SqliteTransaction:
         seqs = [r[0] for r in rows]
         for seq, entity_id in rows:
             self._delete_seq(seq)
+            self._rows[entity_id] = None
             await self.delete_history(entity_id)
         return len(seqs)
 
