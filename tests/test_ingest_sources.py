@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -13,7 +14,8 @@ import httpx
 import paho.mqtt.client as mqtt
 import pytest
 
-from dosi.api.hub import Hub
+from dosi.api.hub import Hub, open_store
+from dosi.ingest import coordinator
 from dosi.ingest.config import SourceConfig
 from dosi.ingest.pipeline import Pipeline
 from dosi.ingest.sources.mqtt import MqttSource
@@ -154,3 +156,77 @@ async def test_mqtt_at_least_once_across_a_restart(hub: Hub, mosquitto: int) -> 
     (bad,) = await hub.store.rejections("parking-sensors", 0, 10, pending=True)
     assert "'maybe' is not one of" in bad.reason
     assert json.loads(bad.payload)["$topic"] == ["city", "parking", "gangnam", "9"]
+
+
+@pytest.mark.mqtt
+async def test_mqtt_shared_by_two_processes_and_taken_over(
+    settings: Settings, store: EntityStore, mosquitto: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two hubs on one store share the parking source (one slot each, the broker dealing messages between them);
+    when one stops, the other takes its slot over and with it what the broker kept for that slot's session."""
+    monkeypatch.setattr(coordinator, "LEAD_RETRY", 0.2)
+    text = (DEMO_SOURCES / "parking.toml").read_text(encoding="utf-8")
+    (tmp_path / "parking.toml").write_text(text.replace("127.0.0.1:1883", f"127.0.0.1:{mosquitto}"), "utf-8")
+    shared = settings.model_copy(
+        update={"ingest_shares": 2, "ingest_sources": str(tmp_path / "parking.toml"), "ingest_status_interval": 0.1}
+    )
+    hubs = [Hub.build(shared, open_store(shared)) for _ in range(2)]
+    for hub in hubs:
+        await hub.store.open()
+        await hub.ingest.start()
+    publisher = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2)
+    publisher.connect("127.0.0.1", mosquitto)
+    publisher.loop_start()
+
+    def publish(spot: str, minute: int) -> None:
+        body = {"occupied": minute % 2 == 0, "ts": 1_763_700_000_000 + minute * 60_000, "lat": 37.5, "lon": 127.0}
+        publisher.publish(f"city/parking/yeoksam/{spot}", json.dumps(body), qos=1).wait_for_publish(5)
+
+    def stored(hub: Hub) -> int:
+        return sum(p.status.stored + p.status.duplicates for p in hub.ingest.shared.values())
+
+    async def until(done: Callable[[], bool]) -> None:
+        async with asyncio.timeout(30):
+            while not done():
+                await asyncio.sleep(0.05)
+
+    async def history_count() -> int:
+        rows = await store.history("", [f"urn:ngsi-ld:ParkingSpot:yeoksam:{n}" for n in range(4)], None, TimeWindow())
+        return sum(1 for r in rows if r.attr.endswith("/status"))
+
+    try:
+        minute = 0
+        async with asyncio.timeout(30):  # until both slots are subscribed: each has stored a warm-up reading
+            while not (stored(hubs[0]) and stored(hubs[1])):
+                publish("warm", minute := minute + 1)
+                await asyncio.sleep(0.1)
+        assert [sorted(slot for _, slot in h.ingest.shared) for h in hubs] in ([[0], [1]], [[1], [0]])
+        before = [stored(h) for h in hubs]
+        for n in range(40):
+            publish(str(n % 4), 100 + n)
+        await until(lambda: sum(stored(h) for h in hubs) == sum(before) + 40)
+        assert all(stored(h) > b for h, b in zip(hubs, before, strict=True))  # the broker dealt to both slots
+        assert await history_count() == 40
+        async with asyncio.timeout(30):  # both slots' counts: one saved by the other hub, one live
+            while (status := (await hubs[1].ingest.statuses())[0])["stored"] + status["duplicates"] < sum(before) + 40:
+                await asyncio.sleep(0.1)
+        assert status["name"] == "parking-sensors" and status["share"] == "2 slots"
+        await hubs[0].ingest.stop()
+        await hubs[0].store.close()  # as if the process ended: its slot is free
+        for n in range(20):
+            publish(str(n % 4), 200 + n)
+        await until(lambda: len(hubs[1].ingest.shared) == 2)
+        async with asyncio.timeout(30):
+            while await history_count() < 60:
+                await asyncio.sleep(0.1)
+        assert await history_count() == 60  # nothing lost, nothing twice
+        spots = await store.query(
+            EntityQuery(tenant="", ids=[f"urn:ngsi-ld:ParkingSpot:yeoksam:{n}" for n in range(4)], limit=10)
+        )
+        newest = {spot["id"]: spot["attrs"]["https://uri.etsi.org/ngsi-ld/status"][0] for spot in spots.entities}
+        for n in range(4):  # each spot holds its newest reading (minute 216 + n), whichever hub wrote last
+            assert newest[f"urn:ngsi-ld:ParkingSpot:yeoksam:{n}"]["observedAt"] == f"2025-11-21T08:{16 + n}:00.000Z"
+    finally:
+        publisher.loop_stop()
+        await hubs[1].ingest.stop()
+        await hubs[1].store.close()

@@ -97,7 +97,17 @@ class Settings(BaseSettings):
     ingest_status_interval: float = Field(
         default=5.0, gt=0, description="Seconds between saves of each ingest source's status"
     )
+    ingest_shares: int = Field(
+        default=0,
+        ge=0,
+        le=64,
+        description="Processes that share each MQTT source (MQTT shared subscriptions); 0: as many as DOSI_WORKERS",
+    )
     log_level: str = Field(default="info", description="debug, info, warning or error")
+
+    @property
+    def mqtt_shares(self) -> int:
+        return self.ingest_shares or self.workers
 
     @property
     def is_postgres(self) -> bool:

@@ -78,7 +78,14 @@ class Hub:
             queries=QueryBuilder(settings),
             models=ModelService(store, registry, contexts.forget),
             ingest=Coordinator(
-                store, writer, registry, guard, settings.ingest_sources, settings.ingest_status_interval, policies
+                store,
+                writer,
+                registry,
+                guard,
+                settings.ingest_sources,
+                settings.ingest_status_interval,
+                policies,
+                settings.mqtt_shares,
             ),
             policies=policies,
         )

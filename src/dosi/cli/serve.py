@@ -27,6 +27,7 @@ def serve(host: str | None, port: int | None, workers: int | None, database_url:
     os.environ["DOSI_DATABASE_URL"] = settings.database_url
     os.environ["DOSI_HOST"] = settings.host
     os.environ["DOSI_PORT"] = str(settings.port)
+    os.environ["DOSI_WORKERS"] = str(settings.workers)  # MQTT sources are shared among the workers
     click.echo(
         f"Dosi on http://{settings.host}:{settings.port}/ngsi-ld/v1 "
         f"({'PostgreSQL' if settings.is_postgres else 'SQLite'}: {settings.database_url})"

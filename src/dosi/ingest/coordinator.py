@@ -1,8 +1,12 @@
 """One coordinator for every source: starts them, restarts a failing one with backoff, keeps their status.
 
-Pull sources (MQTT, polling) run in one process of the hub at a time, the one holding the store's
-"ingest" lead; the others stand by and take over when it goes. Push sources (HTTP) are answered by
-whichever process receives the request.
+Polling sources run in one process of the hub at a time, the one holding the store's "ingest" lead; the
+others stand by and take over when it goes. MQTT sources are shared by `shares` processes: each slot is a
+lead of its own ("ingest-share-N") with its own persistent MQTT session, and the topics are subscribed as
+MQTT shared subscriptions, so the broker deals each message to one slot. A process takes one free slot at
+start and one more per round while slots stay free (a stopped process's slot, with the messages its session
+holds, is taken over). With one share, MQTT sources run with the polling ones, on plain subscriptions. Push
+sources (HTTP) are answered by whichever process receives the request.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from dosi.errors import ResourceNotFound
 from dosi.ingest.config import SourceConfig, load_files
 from dosi.ingest.mapping import MappingError
 from dosi.ingest.pipeline import Pipeline
-from dosi.ingest.source import Message, Source
+from dosi.ingest.source import Message, Share, Source
 from dosi.models.registry import ModelRegistry
 from dosi.ngsild.model import now_iso
 from dosi.outbound import OutboundGuard
@@ -36,11 +40,12 @@ BACKOFF_FIRST, BACKOFF_MAX = 1.0, 60.0
 LEAD_RETRY = 15.0
 
 
-def make_source(config: SourceConfig, guard: OutboundGuard) -> Source:
+def make_source(pipeline: Pipeline, guard: OutboundGuard) -> Source:
+    config = pipeline.config
     if config.kind == "mqtt":
         from dosi.ingest.sources.mqtt import MqttSource
 
-        return MqttSource(config)
+        return MqttSource(config, pipeline.share)
     from dosi.ingest.sources.poll import PollSource
 
     return PollSource(config, guard)
@@ -56,6 +61,7 @@ class Coordinator:
         files: str = "",
         status_interval: float = 5.0,
         policies: PolicyService | None = None,
+        shares: int = 1,
     ):
         self.policies = policies
         self.store = store
@@ -64,7 +70,9 @@ class Coordinator:
         self.guard = guard
         self.files = files
         self.status_interval = status_interval
-        self.pipelines: dict[str, Pipeline] = {}
+        self.shares = shares
+        self.pipelines: dict[str, Pipeline] = {}  # by source name: push, replay and the unshared pull sources
+        self.shared: dict[tuple[str, int], Pipeline] = {}  # (source name, slot): the MQTT slots this process runs
         self._tasks: list[asyncio.Task[None]] = []
 
     async def _configs(self) -> list[SourceConfig]:
@@ -84,7 +92,11 @@ class Coordinator:
 
     async def start(self) -> None:
         await self.load()
-        self._tasks = [asyncio.create_task(self._lead()), asyncio.create_task(self._save_status())]
+        self._tasks = [
+            asyncio.create_task(self._lead()),
+            asyncio.create_task(self._share()),
+            asyncio.create_task(self._save_status()),
+        ]
 
     async def stop(self) -> None:
         for task in self._tasks:
@@ -133,18 +145,34 @@ class Coordinator:
         return done
 
     async def statuses(self, tenants: list[str] | None = None) -> list[dict[str, Any]]:
-        """Every source's status (of these tenants): as saved by whichever process runs it, or live from this
-        one when it runs it."""
-        found = {name: orjson.loads(doc) for name, doc in await self.store.list_status()}
+        """Each source's status (of these tenants): as saved by the processes that run it, or live from this one
+        where it runs it; a shared source's slots summed into one."""
+        found = {key: orjson.loads(doc) for key, doc in await self.store.list_status()}
+        for key, pipeline in self._running().items():
+            if pipeline.status.messages_in or pipeline.status.records_in or key not in found:
+                found[key] = orjson.loads(pipeline.status.doc())
+        slots: dict[str, list[dict[str, Any]]] = {}
+        for doc in found.values():
+            shared = self.shares > 1 and doc.get("kind") == "mqtt"
+            if doc.get("share", "").endswith(f"/{self.shares}") if shared else not doc.get("share"):
+                slots.setdefault(doc["name"], []).append(doc)  # (not the slots of an earlier configuration)
         for name, pipeline in self.pipelines.items():
-            if pipeline.status.messages_in or pipeline.status.records_in or name not in found:
-                found[name] = orjson.loads(pipeline.status.doc())
-        shown = [found[name] for name in sorted(found)]
+            slots.setdefault(name, [orjson.loads(pipeline.status.doc())])  # known here, never run anywhere yet
+        shown = [summed(slots[name]) for name in sorted(slots)]
         return shown if tenants is None else [s for s in shown if s.get("tenant", "") in tenants]
 
+    def _running(self) -> dict[str, Pipeline]:
+        """This process's pipelines by the key their status is saved under."""
+        running = {name: p for name, p in self.pipelines.items() if not self._is_shared(p)}
+        running.update((f"{name}#{slot}", p) for (name, slot), p in self.shared.items())
+        return running
+
+    def _is_shared(self, pipeline: Pipeline) -> bool:
+        return self.shares > 1 and pipeline.config.kind == "mqtt"
+
     async def _lead(self) -> None:
-        """Runs the pull sources while this process leads; stands by otherwise."""
-        pulls = [p for p in self.pipelines.values() if p.config.kind in PULL]
+        """Runs the unshared pull sources while this process leads; stands by otherwise."""
+        pulls = [p for p in self.pipelines.values() if p.config.kind in PULL and not self._is_shared(p)]
         if not pulls:
             return
         while not await self.store.try_lead("ingest"):
@@ -158,11 +186,37 @@ class Coordinator:
             for run in runs:
                 run.cancel()
 
+    async def _share(self) -> None:
+        """Runs the shared MQTT sources in the slots this process holds: one at first, then one more free slot
+        per round (the slots of processes that stopped)."""
+        configs = [p.config for p in self.pipelines.values() if self._is_shared(p)]
+        if not configs:
+            return
+        held: set[int] = set()
+        runs: list[asyncio.Task[None]] = []
+        try:
+            while True:
+                for slot in range(self.shares):
+                    if slot not in held and await self.store.try_lead(f"ingest-share-{slot}"):
+                        held.add(slot)
+                        for config in configs:
+                            pipeline = Pipeline(config, self.writer, Share(slot, self.shares))
+                            self.shared[(config.name, slot)] = pipeline
+                            runs.append(asyncio.create_task(self._run(pipeline)))
+                        break
+                if not held:
+                    for config in configs:
+                        self.pipelines[config.name].status.state = "standby"
+                await asyncio.sleep(LEAD_RETRY)
+        finally:
+            for run in runs:
+                run.cancel()
+
     async def _run(self, pipeline: Pipeline) -> None:
         delay = BACKOFF_FIRST
         while True:
             try:
-                source = make_source(pipeline.config, self.guard)
+                source = make_source(pipeline, self.guard)
                 pipeline.status.state = "running"
                 await source.run(pipeline.deliver)
                 delay = BACKOFF_FIRST
@@ -185,6 +239,27 @@ class Coordinator:
 
     async def _save_once(self) -> None:
         now = now_iso()
-        for pipeline in self.pipelines.values():
+        for key, pipeline in self._running().items():
             if pipeline.status.messages_in or pipeline.status.state != "starting":
-                await self.store.save_status(pipeline.config.name, pipeline.status.doc(), now)
+                await self.store.save_status(key, pipeline.status.doc(), now)
+
+
+COUNTS = ("messages_in", "records_in", "stored", "duplicates", "rejected", "flagged", "rate_per_s")
+STATES = ("failing", "running", "standby", "starting", "stopped")  # a shared source shows its slots' worst state
+
+
+def summed(slots: list[dict[str, Any]]) -> dict[str, Any]:
+    """One status of a source's slots: counts added up, the worst state, the latest success and error."""
+    if len(slots) == 1:
+        return slots[0]
+    total = {**slots[0], "share": f"{len(slots)} slots"}
+    for count in COUNTS:
+        total[count] = round(sum(s.get(count, 0) for s in slots), 2)
+    total["state"] = min(
+        (s.get("state", "starting") for s in slots), key=lambda s: STATES.index(s) if s in STATES else 0
+    )
+    total["last_success"] = max((s["last_success"] for s in slots if s.get("last_success")), default=None)
+    failed = [s for s in slots if s.get("last_error_at")]
+    latest = max(failed, key=lambda s: s["last_error_at"]) if failed else {}
+    total["last_error"], total["last_error_at"] = latest.get("last_error"), latest.get("last_error_at")
+    return total

@@ -12,7 +12,7 @@ import orjson
 from dosi.ingest.config import SourceConfig
 from dosi.ingest.formats import parse
 from dosi.ingest.mapping import Missing, Rejected, lookup
-from dosi.ingest.source import Message
+from dosi.ingest.source import Message, Share
 from dosi.ngsild.model import now_iso
 from dosi.service.ingest import IngestWriter, Mapped, Outcome
 from dosi.store.base import Rejection
@@ -23,6 +23,7 @@ class SourceStatus:
     name: str
     kind: str
     tenant: str = ""
+    share: str = ""  # "2/4": the slot this status counts, of a source shared by processes ("" when not shared)
     state: str = "starting"  # starting | running | failing | stopped | standby (another process leads)
     messages_in: int = 0
     records_in: int = 0
@@ -60,10 +61,11 @@ class SourceStatus:
 
 
 class Pipeline:
-    def __init__(self, config: SourceConfig, writer: IngestWriter):
+    def __init__(self, config: SourceConfig, writer: IngestWriter, share: Share | None = None):
         self.config = config
         self.writer = writer
-        self.status = SourceStatus(config.name, config.kind, config.tenant)
+        self.share = share
+        self.status = SourceStatus(config.name, config.kind, config.tenant, str(share or ""))
 
     async def feed(self, messages: list[Message]) -> Outcome:
         """Stores (or rejects, with the reason) every record of the messages; returns once all are recorded."""

@@ -18,6 +18,17 @@ class Message:
     meta: dict[str, Any] = field(default_factory=dict)  # e.g. {"topic": ["city", "parking", "P-1"]}
 
 
+@dataclass(frozen=True)
+class Share:
+    """One slot of a source that several processes share: slot `slot` of `of`."""
+
+    slot: int
+    of: int
+
+    def __str__(self) -> str:
+        return f"{self.slot + 1}/{self.of}"
+
+
 Deliver = Callable[[list[Message]], Awaitable[None]]
 
 

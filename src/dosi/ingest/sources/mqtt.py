@@ -14,7 +14,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from dosi.ingest.config import SourceConfig
-from dosi.ingest.source import Deliver, Message
+from dosi.ingest.source import Deliver, Message, Share
 
 INSTALL_HINT = "the MQTT source needs the extra: pip install 'dosi[mqtt]' / MQTT 수집에는 dosi[mqtt] 설치가 필요합니다"
 BATCH = 500  # messages handed over at once, at most
@@ -56,7 +56,9 @@ class Inbox:
 
 
 class MqttSource:
-    def __init__(self, config: SourceConfig):
+    def __init__(self, config: SourceConfig, share: Share | None = None):
+        """`share`: this process's slot among the processes sharing the source (one persistent session per slot,
+        and the topics subscribed as an MQTT shared subscription, so the broker deals each message to one slot)."""
         self.name = config.name
         self.url = str(config.option("url", "mqtt://127.0.0.1:1883"))
         self.topics = [str(t) for t in config.option("topics", [])]
@@ -64,10 +66,13 @@ class MqttSource:
         if self.qos != 1:  # QoS 0 may lose messages; with QoS 2 paho confirms receipt before the hub has stored it
             raise ValueError(f"source {self.name}: qos must be 1 (at least once, acknowledged after storing)")
         self.client_id = str(config.option("client_id", f"dosi-ingest-{config.name}"))
+        if share is not None:
+            self.client_id += f"-{share.slot}"
         self.username = config.option("username")
         self.password = config.option("password")
         if not self.topics:
             raise ValueError(f"source {self.name}: [mqtt] topics is empty")
+        self.filters = self.topics if share is None else [f"$share/dosi-{config.name}/{t}" for t in self.topics]
         self.subscribed = asyncio.Event()  # set once the broker confirmed the subscriptions
 
     async def run(self, deliver: Deliver) -> None:
@@ -94,7 +99,7 @@ class MqttSource:
             if reason.is_failure:
                 inbox.put(ConnectionError(f"MQTT connect refused: {reason}"))
                 return
-            c.subscribe([(topic, self.qos) for topic in self.topics])
+            c.subscribe([(topic, self.qos) for topic in self.filters])
 
         def on_disconnect(c: Any, userdata: Any, flags: Any, reason: Any, properties: Any) -> None:
             inbox.put(ConnectionError(f"MQTT connection lost: {reason}"))
