@@ -118,3 +118,21 @@ def test_bodies() -> None:
         parse(b"{oops", "json")
     with pytest.raises(Rejected, match="not valid XML"):
         parse(b'<?xml version="1.0"?><!DOCTYPE x [<!ENTITY a "aaaa">]><x>&a;</x>', "xml")  # entities refused
+
+
+def test_only_readings_carry_the_observed_time() -> None:
+    """A constant describes the thing, it was not read: no observedAt (so no history instance per record);
+    `observed` says so for a field or template too."""
+    mapping = traffic(
+        attributes={
+            "intensity": {"field": "count", "function": "number"},
+            "dataProvider": {"value": "Seoul TOPIS"},
+            "refRoadSegment": {"template": "urn:ngsi-ld:RoadSegment:{road}", "kind": "Relationship", "observed": False},
+            "name": {"value": "detector", "observed": True},
+        }
+    )
+    entity = mapping.entity(RECORD)
+    assert entity["intensity"]["observedAt"] == entity["name"]["observedAt"] == "2026-11-21T05:05:00.000Z"
+    assert "observedAt" not in entity["dataProvider"] and "observedAt" not in entity["refRoadSegment"]
+    with pytest.raises(MappingError, match="observed must be true or false"):
+        traffic(attributes={"intensity": {"field": "count", "observed": "yes"}})

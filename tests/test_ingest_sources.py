@@ -18,6 +18,7 @@ from dosi.api.hub import Hub, open_store
 from dosi.ingest import coordinator
 from dosi.ingest.config import SourceConfig
 from dosi.ingest.pipeline import Pipeline
+from dosi.ingest.source import Message
 from dosi.ingest.sources.mqtt import MqttSource
 from dosi.ingest.sources.poll import PollSource
 from dosi.outbound import OutboundGuard
@@ -230,3 +231,21 @@ async def test_mqtt_shared_by_two_processes_and_taken_over(
         publisher.loop_stop()
         await hubs[1].ingest.stop()
         await hubs[1].store.close()
+
+
+async def test_descriptive_attributes_get_no_history_per_reading(hub: Hub) -> None:
+    """The parking source's category (a constant) and site (observed = false) are written once, not with every
+    reading; the status is a reading each time, even when unchanged."""
+    pipeline = source(hub, "parking")
+    for minute in range(3):
+        body = {"occupied": True, "ts": 1_763_700_000_000 + minute * 60_000, "lat": 37.5, "lon": 127.0}
+        await pipeline.feed([Message(json.dumps(body).encode(), {"topic": ["city", "parking", "jamsil", "7"]})])
+    rows = await hub.store.history("", ["urn:ngsi-ld:ParkingSpot:jamsil:7"], None, TimeWindow())
+    counts: dict[str, int] = {}
+    for row in rows:
+        counts[row.attr.rsplit("/", 1)[-1]] = counts.get(row.attr.rsplit("/", 1)[-1], 0) + 1
+    assert counts == {"status": 3, "category": 1, "refParkingSite": 1, "location": 1}
+    spot = await hub.store.get("", "urn:ngsi-ld:ParkingSpot:jamsil:7")
+    assert spot is not None and spot["attrs"]["https://uri.etsi.org/ngsi-ld/status"][0]["observedAt"].endswith(
+        "04:42:00.000Z"
+    )

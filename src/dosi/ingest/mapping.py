@@ -78,6 +78,7 @@ class AttributeMap:
     target_unit: str | None = None  # the model's unit
     kind: str = "Property"  # Property | Relationship
     optional: bool = True  # a missing field leaves the attribute out; False rejects the record
+    observed: bool = True  # a reading: it carries the record's observedAt (a constant describes, it is not read)
 
     @classmethod
     def from_table(cls, name: str, table: Any, target_unit: str | None, kind: str) -> AttributeMap:
@@ -98,6 +99,9 @@ class AttributeMap:
             raise MappingError(f"attribute {name}: unknown function {function!r}; known: {known}")
         if not {"field", "value", "template"} & set(table):
             raise MappingError(f"attribute {name}: give a field, a template or a constant value")
+        observed = table.get("observed", "field" in table or "template" in table)
+        if not isinstance(observed, bool):
+            raise MappingError(f"attribute {name}: observed must be true or false")
         return cls(
             name=name,
             field=table.get("field"),
@@ -110,6 +114,7 @@ class AttributeMap:
             target_unit=table.get("target_unit", target_unit),
             kind=str(table.get("kind", kind)),
             optional=not table.get("required", False),
+            observed=observed,
         )
 
     def apply(self, record: Any) -> Any:
@@ -286,7 +291,7 @@ class Mapping:
                 entity[attribute.name] = {"type": "Property", "value": value}
                 if attribute.target_unit:
                     entity[attribute.name]["unitCode"] = attribute.target_unit
-            if observed is not None:
+            if observed is not None and attribute.observed:
                 entity[attribute.name]["observedAt"] = observed
         if self.location is not None:
             try:
