@@ -55,7 +55,7 @@ class Change:
                 change.deleted_instances[iri] = old[iri]
             elif iri not in old:
                 change.created.add(iri)
-            else:
+            elif old[iri] != new[iri]:  # (an attribute left as it was is most of an update's)
                 olds = {inst.get("datasetId"): inst for inst in old[iri]}
                 if any(inst != olds.get(inst.get("datasetId")) for inst in new[iri]):
                     change.updated.add(iri)  # rewritten (new modifiedAt) or changed

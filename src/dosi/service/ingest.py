@@ -31,7 +31,6 @@ from dosi.service.notify import Notifier, Recording
 from dosi.service.validation import Validation, flagged
 from dosi.store.base import Entity, EntityStore, HistoryRow, Rejection, TimeWindow
 
-VALUE_KEYS = ("value", "object", "languageMap", "unitCode")
 ORPHANED = "an older reading of an entity whose newest reading was rejected; replay it after the fix"
 
 
@@ -222,12 +221,22 @@ def _split(
         given_at = epoch(instances[0]["observedAt"]) if "observedAt" in instances[0] else None
         held_at = epoch(current[0]["observedAt"]) if current and "observedAt" in current[0] else None
         if given_at is None:  # not a reading (a name, a position): news when its value changed
-            if not current or any(instances[0].get(k) != current[0].get(k) for k in VALUE_KEYS):
+            if not current or not _same_value(instances[0], current[0]):
                 news[attr] = instances
             continue
         is_news = not current or held_at is None or given_at > held_at
         (news if is_news else stale)[attr] = instances
     return news, stale
+
+
+def _same_value(given: dict[str, Any], held: dict[str, Any]) -> bool:
+    """Whether two instances hold one value (and unit): written out, this runs for every attribute of a reading."""
+    return (
+        given.get("value") == held.get("value")
+        and given.get("object") == held.get("object")
+        and given.get("languageMap") == held.get("languageMap")
+        and given.get("unitCode") == held.get("unitCode")
+    )
 
 
 def _holds(entity: dict[str, Any] | None, given: dict[str, Any]) -> bool:
@@ -236,6 +245,6 @@ def _holds(entity: dict[str, Any] | None, given: dict[str, Any]) -> bool:
         return False
     for iri, instances in given.get("attrs", {}).items():
         held = entity.get("attrs", {}).get(iri)
-        if not held or any(instances[0].get(key) != held[0].get(key) for key in VALUE_KEYS):
+        if not held or not _same_value(instances[0], held[0]):
             return False
     return True

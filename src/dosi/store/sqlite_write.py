@@ -35,6 +35,12 @@ def json_text(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
+def _only(entity: Entity, attributes: list[str]) -> Entity:
+    """The entity's attributes of these names (for their index rows)."""
+    held = entity.get("attrs", {})
+    return {"attrs": {iri: held[iri] for iri in attributes if iri in held}}
+
+
 class WriterLock:
     """Serialises the writers of one database file across processes, without busy-waiting.
 
@@ -153,6 +159,11 @@ class SqliteTransaction:
             self._unindex(seq)
             self._index(seq, new)
             return
+        before, after = old.get("attrs", {}), new.get("attrs", {})
+        changed = [iri for iri in before.keys() | after.keys() if before.get(iri) != after.get(iri)]
+        if not changed:
+            return
+        whole, old, new = new, _only(old, changed), _only(new, changed)  # index rows are per attribute
         tenant = self.tenant
         old_attrs, new_attrs = set(attribute_rows(old)), set(attribute_rows(new))
         self._many(
@@ -174,7 +185,7 @@ class SqliteTransaction:
         )
         if geo_rows(old) != geo_rows(new):
             self._unindex_geo(seq)
-            self._index_geo(seq, new)
+            self._index_geo(seq, whole)
 
     def _many(self, sql: str, rows: list[tuple[Any, ...]]) -> None:
         if rows:  # an empty executemany still costs microseconds: most updates change one value of one index
