@@ -162,6 +162,11 @@ async def test_replace_keeps_every_index_true(store: EntityStore) -> None:
     assert await ids(store, types=types("Museum"), geo=near_b) == ["urn:x:1"]
     assert await q_ids(store, 'colour=="red"') == ["urn:x:1"]
     assert {t.type: t.count for t in await store.types("")} == {VOCAB + "Building": 1, VOCAB + "Museum": 1}
+    async with store.transaction("") as tx:  # only an attribute goes: its rows go, the others' stay
+        await tx.replace(make("urn:x:1", ["Building", "Museum"], height=7, location=POINT_B))
+    assert await q_ids(store, 'colour=="red"') == [] and await q_ids(store, "height==7") == ["urn:x:1"]
+    assert {a.attr for a in await store.attributes("")} == {VOCAB + "height", LOCATION}
+    assert await ids(store, geo=near_b) == ["urn:x:1"]
 
 
 async def test_cancelled_transaction_writes_nothing_and_leaves_the_store_usable(store: EntityStore) -> None:

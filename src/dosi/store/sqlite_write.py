@@ -160,10 +160,13 @@ class SqliteTransaction:
             self._index(seq, new)
             return
         before, after = old.get("attrs", {}), new.get("attrs", {})
-        changed = [iri for iri in before.keys() | after.keys() if before.get(iri) != after.get(iri)]
+        named = before.keys() | after.keys()
+        changed = [iri for iri in named if before.get(iri) != after.get(iri)]
         if not changed:
             return
-        whole, old, new = new, _only(old, changed), _only(new, changed)  # index rows are per attribute
+        whole = new
+        if len(changed) < len(named):  # index rows are per attribute: those of the others stay as they are
+            old, new = _only(old, changed), _only(new, changed)
         tenant = self.tenant
         old_attrs, new_attrs = set(attribute_rows(old)), set(attribute_rows(new))
         self._many(
