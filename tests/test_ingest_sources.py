@@ -212,6 +212,10 @@ async def test_mqtt_shared_by_two_processes_and_taken_over(
             while (status := (await hubs[1].ingest.statuses())[0])["stored"] + status["duplicates"] < sum(before) + 40:
                 await asyncio.sleep(0.1)
         assert status["name"] == "parking-sensors" and status["share"] == "2 slots"
+        await asyncio.sleep(0.3)  # both slots saved: `dosi ingest status`, a process that does not know the shares
+        cli = Hub.build(settings.model_copy(update={"ingest_sources": str(tmp_path / "parking.toml")}), store)
+        (seen,) = await cli.ingest.statuses()
+        assert seen["share"] == "2 slots" and seen["stored"] + seen["duplicates"] >= sum(before) + 40
         await hubs[0].ingest.stop()
         await hubs[0].store.close()  # as if the process ended: its slot is free
         for n in range(20):

@@ -74,8 +74,9 @@ def status(as_json: bool, database_url: str | None) -> None:
             click.echo("no ingest sources / 수집원이 없습니다")
         for row in rows:
             counts = "  ".join(f"{key} {row.get(key, 0):>7}" for key in COUNTS)
+            name = f"{row['name']} ({row['share']})" if row.get("share") else row["name"]  # slots of shared MQTT
             click.echo(
-                f"{row['name']:<22} {row.get('kind', ''):<5} {row.get('state', ''):<9} {counts}"
+                f"{name:<22} {row.get('kind', ''):<5} {row.get('state', ''):<9} {counts}"
                 f"  {row.get('rate_per_s', 0):>7}/s  last ok {row.get('last_success') or '-'}"
             )
             if row.get("last_error"):

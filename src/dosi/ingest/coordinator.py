@@ -145,20 +145,22 @@ class Coordinator:
         return done
 
     async def statuses(self, tenants: list[str] | None = None) -> list[dict[str, Any]]:
-        """Each source's status (of these tenants): as saved by the processes that run it, or live from this one
-        where it runs it; a shared source's slots summed into one."""
+        """Each source's status (of these tenants), as saved by the processes that run it or live from this one;
+        a shared source's slots summed into one. Of the configurations a source's statuses were saved under (not
+        shared, or shared by N), the one saved last is shown: a change of DOSI_INGEST_SHARES leaves rows behind,
+        and `dosi ingest status` need not know the server's number of shares."""
         found = {key: orjson.loads(doc) for key, doc in await self.store.list_status()}
+        now = now_iso()
         for key, pipeline in self._running().items():
-            if pipeline.status.messages_in or pipeline.status.records_in or key not in found:
-                found[key] = orjson.loads(pipeline.status.doc())
-        slots: dict[str, list[dict[str, Any]]] = {}
+            if pipeline.status.messages_in or pipeline.status.records_in:
+                found[key] = {**orjson.loads(pipeline.status.doc()), "saved_at": now}
+        configurations: dict[str, dict[str, list[dict[str, Any]]]] = {}
         for doc in found.values():
-            shared = self.shares > 1 and doc.get("kind") == "mqtt"
-            if doc.get("share", "").endswith(f"/{self.shares}") if shared else not doc.get("share"):
-                slots.setdefault(doc["name"], []).append(doc)  # (not the slots of an earlier configuration)
-        for name, pipeline in self.pipelines.items():
-            slots.setdefault(name, [orjson.loads(pipeline.status.doc())])  # known here, never run anywhere yet
-        shown = [summed(slots[name]) for name in sorted(slots)]
+            shares = doc.get("share", "").partition("/")[2]  # "" when not shared
+            configurations.setdefault(doc["name"], {}).setdefault(shares, []).append(doc)
+        for name, pipeline in self.pipelines.items():  # known here, no status saved anywhere yet
+            configurations.setdefault(name, {"": [orjson.loads(pipeline.status.doc())]})
+        shown = [summed(max(c.values(), key=_saved_last)) for _, c in sorted(configurations.items())]
         return shown if tenants is None else [s for s in shown if s.get("tenant", "") in tenants]
 
     def _running(self) -> dict[str, Pipeline]:
@@ -241,11 +243,16 @@ class Coordinator:
         now = now_iso()
         for key, pipeline in self._running().items():
             if pipeline.status.messages_in or pipeline.status.state != "starting":
+                pipeline.status.saved_at = now
                 await self.store.save_status(key, pipeline.status.doc(), now)
 
 
 COUNTS = ("messages_in", "records_in", "stored", "duplicates", "rejected", "flagged", "rate_per_s")
 STATES = ("failing", "running", "standby", "starting", "stopped")  # a shared source shows its slots' worst state
+
+
+def _saved_last(docs: list[dict[str, Any]]) -> str:
+    return max(str(d.get("saved_at") or "") for d in docs)
 
 
 def summed(slots: list[dict[str, Any]]) -> dict[str, Any]:
@@ -258,6 +265,7 @@ def summed(slots: list[dict[str, Any]]) -> dict[str, Any]:
     total["state"] = min(
         (s.get("state", "starting") for s in slots), key=lambda s: STATES.index(s) if s in STATES else 0
     )
+    total["saved_at"] = _saved_last(slots)
     total["last_success"] = max((s["last_success"] for s in slots if s.get("last_success")), default=None)
     failed = [s for s in slots if s.get("last_error_at")]
     latest = max(failed, key=lambda s: s["last_error_at"]) if failed else {}

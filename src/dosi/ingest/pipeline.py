@@ -35,6 +35,7 @@ class SourceStatus:
     last_error: str | None = None
     last_error_at: str | None = None
     rate_per_s: float = 0.0  # records stored per second, over the last minute (or since the first batch)
+    saved_at: str | None = None  # when this status was last saved to the store
     _recent: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
 
     def count(self, outcome: Outcome) -> None:
