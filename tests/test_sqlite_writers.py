@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import threading
 from pathlib import Path
+from typing import Any
 
 from dosi.store.base import EntityQuery
 from dosi.store.sqlite import SqliteStore, _path_of
@@ -70,3 +72,27 @@ def test_a_database_url_names_the_file_it_means() -> None:
     assert _path_of("sqlite:///hub.db") == "hub.db"
     assert _path_of("sqlite:///:memory:") == ":memory:"
     assert _path_of("sqlite://") == "dosi.db"
+
+
+def _open_at_once(path: str, start: Any, answers: Any) -> None:
+    start.wait()
+    try:
+        asyncio.run(SqliteStore(path).open())
+        answers.put("ok")
+    except Exception as err:  # reported to the test, which names it
+        answers.put(f"{type(err).__name__}: {err}")
+
+
+def test_worker_processes_open_a_new_database_at_once(tmp_path: Path) -> None:
+    """`dosi serve --workers N` on a new database: every worker opens it at the same moment, and the switch to WAL
+    answered "database is locked" to all but one (the server then stopped)."""
+    context = multiprocessing.get_context("fork")
+    for attempt in range(8):
+        start, answers = context.Barrier(3), context.Queue()
+        path = str(tmp_path / f"hub-{attempt}.db")
+        workers = [context.Process(target=_open_at_once, args=(path, start, answers)) for _ in range(3)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join(30)
+        assert [answers.get(timeout=5) for _ in workers] == ["ok"] * 3

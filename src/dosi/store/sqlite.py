@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import sqlite3
+import time
 from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -59,6 +60,7 @@ DEEP_PAGE = 4096  # offsets beyond this seek through type_buckets instead of ste
 FEW_VALUES = 2000  # below this many matches, a q term or attrs is answered from its index first
 PRUNE_SLICE = 10_000  # history rows deleted per statement when pruning
 PAST_THE_END = 1 << 62  # a seq no entity has: the page after the last one is empty
+WAL_WAIT = 10.0  # seconds a process opening a new database waits for the others to switch it to WAL
 
 
 def _regexp(pattern: str, value: Any) -> bool:
@@ -77,6 +79,21 @@ def _path_of(url: str) -> str:
         return url or "dosi.db"
     path = url.removeprefix("sqlite://")
     return path.removeprefix("/") or "dosi.db"
+
+
+async def _switch_to_wal(db: sqlite3.Connection) -> None:
+    """The worker processes of `dosi serve` open a new database at the same moment. The switch to WAL needs the
+    file to itself and SQLite answers "database is locked" at once, without its busy timeout: try again, for
+    up to WAL_WAIT seconds."""
+    deadline = time.monotonic() + WAL_WAIT
+    while True:
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError as err:
+            if "locked" not in str(err) or time.monotonic() > deadline:
+                raise
+            await asyncio.sleep(0.02)
 
 
 class SqliteStore(SqliteSecurity, SqliteIngest):
@@ -102,9 +119,9 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
         if self.path != ":memory:":
             Path(self.path).parent.mkdir(parents=True, exist_ok=True)
         db = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
         db.execute("PRAGMA busy_timeout=10000")
+        await _switch_to_wal(db)
+        db.execute("PRAGMA synchronous=NORMAL")
         db.execute(f"PRAGMA cache_size=-{int(self.cache_mb) * 1024}")
         db.execute(f"PRAGMA mmap_size={int(self.mmap_mb) * 1024 * 1024}")
         db.create_function("dosi_regexp", 2, _regexp, deterministic=True)
