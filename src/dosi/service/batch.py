@@ -91,39 +91,25 @@ class BatchService:
                         result.fail(entity["id"], AlreadyExists(f"entity {entity['id']} already exists"))
         return result
 
-    async def upsert(
-        self, tenant: str, items: list[Item], replace: bool = True, mode: str | None = None
-    ) -> BatchResult:
-        """`mode` overrides the tenant's validation mode (ingest checks its records itself)."""
-        result = BatchResult()
+    async def upsert(self, tenant: str, items: list[Item], replace: bool = True) -> BatchResult:
+        """When a concurrent writer creates one of the entities first, the whole upsert runs again: it then finds
+        it and updates it."""
+        parsed = BatchResult()
         now = now_iso()
-        return await self.upsert_parsed(tenant, self._parse(items, now, result), now, result, replace, mode)
-
-    async def upsert_parsed(
-        self,
-        tenant: str,
-        entities: list[Entity],
-        now: str,
-        result: BatchResult | None = None,
-        replace: bool = True,
-        mode: str | None = None,
-    ) -> BatchResult:
-        """Upsert of entities already parsed (the hub's expanded form), as ingest has them. When a concurrent
-        writer creates one of them first, the whole upsert runs again: it then finds it and updates it."""
-        parsed = result or BatchResult()
+        entities = self._parse(items, now, parsed)
         for attempt in range(UPSERT_ATTEMPTS):
             result = copy.deepcopy(parsed)
             try:
-                return await self._upsert(tenant, entities, now, result, replace, mode)
+                return await self._upsert(tenant, entities, now, result, replace)
             except CreatedConcurrently:
                 if attempt == UPSERT_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 
     async def _upsert(
-        self, tenant: str, entities: list[Entity], now: str, result: BatchResult, replace: bool, mode: str | None
+        self, tenant: str, entities: list[Entity], now: str, result: BatchResult, replace: bool
     ) -> BatchResult:
-        async with self.notifier.write(tenant, mode) as tx:
+        async with self.notifier.write(tenant) as tx:
             await tx.prefetch([e["id"] for e in entities])
             for entity in entities:
                 with _refused(result, entity["id"]):
