@@ -41,12 +41,14 @@ class BatchResult:
     success: list[str] = field(default_factory=list)
     errors: list[dict[str, Any]] = field(default_factory=list)
     created: list[str] = field(default_factory=list)
+    _succeeded: set[str] = field(default_factory=set, repr=False)  # success as a set: a batch holds thousands
 
     def fail(self, entity_id: Any, error: DosiError) -> None:
         self.errors.append({"entityId": entity_id if isinstance(entity_id, str) else None, "error": error.problem()})
 
     def ok(self, entity_id: str) -> None:
-        if entity_id not in self.success:
+        if entity_id not in self._succeeded:
+            self._succeeded.add(entity_id)
             self.success.append(entity_id)
 
     def body(self) -> dict[str, Any]:
@@ -115,8 +117,7 @@ class BatchService:
                 with _refused(result, entity["id"]):
                     if await tx.insert(_stamped(entity, now)):
                         result.ok(entity["id"])
-                        if entity["id"] not in result.created:
-                            result.created.append(entity["id"])
+                        result.created.append(entity["id"])  # an id is inserted once: a repeat finds it held
                         continue
                     old = await tx.get(entity["id"])
                     assert old is not None

@@ -26,10 +26,12 @@ def ts_of(value: Any) -> float | None:
 
 
 def row_of(entity_id: str, types: list[str], attr: str, inst: dict[str, Any], now: str) -> HistoryRow:
-    doc = {k: v for k, v in inst.items() if k != "instanceId"}
+    doc = dict(inst)
     doc["instanceId"] = inst.get("instanceId") or new_instance_id()
-    doc.setdefault("createdAt", now)
-    doc.setdefault("modifiedAt", now)
+    if "createdAt" not in doc:
+        doc["createdAt"] = now
+    if "modifiedAt" not in doc:
+        doc["modifiedAt"] = now
     value = doc.get(VALUE_KEY.get(doc.get("type", "Property"), "value"))
     number = float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
     return HistoryRow(

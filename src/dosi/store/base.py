@@ -466,6 +466,14 @@ _VALUE_MEMBERS = {
 _SQL_OPERATORS = {"==": "=", ">": ">", ">=": ">=", "<": "<", "<=": "<="}
 
 
+def indexed_part(instances: list[dict[str, Any]] | None) -> list[tuple[Any, ...]] | None:
+    """What an attribute's index rows (attribute_rows, value_rows, geo_rows) are made of: each instance's type and
+    value members. Two versions with the same indexed part have the same index rows, whatever their timestamps."""
+    if instances is None:
+        return None
+    return [(i.get("type"), i.get("value"), i.get("object"), i.get("vocab"), i.get("languageMap")) for i in instances]
+
+
 def value_rows(entity: Entity) -> list[tuple[str, float | None, str | None]]:
     """(attribute IRI, number, string) of every scalar an attribute's q comparison looks at, for the value index.
 

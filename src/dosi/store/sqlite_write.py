@@ -19,6 +19,7 @@ from dosi.store.base import (
     attribute_rows,
     create_by_insert,
     geo_rows,
+    indexed_part,
     value_rows,
 )
 from dosi.store.history_sql import COLUMNS
@@ -161,7 +162,11 @@ class SqliteTransaction:
             return
         before, after = old.get("attrs", {}), new.get("attrs", {})
         named = before.keys() | after.keys()
-        changed = [iri for iri in named if before.get(iri) != after.get(iri)]
+        changed = [
+            iri
+            for iri in named
+            if before.get(iri) != after.get(iri) and indexed_part(before.get(iri)) != indexed_part(after.get(iri))
+        ]
         if not changed:
             return
         whole = new
