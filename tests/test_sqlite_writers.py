@@ -96,25 +96,3 @@ def test_worker_processes_open_a_new_database_at_once(tmp_path: Path) -> None:
         for worker in workers:
             worker.join(30)
         assert [answers.get(timeout=5) for _ in workers] == ["ok"] * 3
-
-
-async def test_the_log_is_copied_back_outside_the_writers_commits(tmp_path: Path) -> None:
-    # a few hundred log pages, far below SQLite's own checkpoint threshold: only the store's checkpoint thread
-    # copies them into the database file, while no writer waits for it
-    path = tmp_path / "checkpointed.db"
-    store = SqliteStore(f"sqlite:///{path}")
-    await store.open()
-    assert store.db.execute("PRAGMA wal_autocheckpoint").fetchone()[0] > 1000
-    size = path.stat().st_size
-    async with store.transaction("") as tx:
-        for number in range(2000):
-            value = {"https://e.org/n": [{"type": "Property", "value": number}]}
-            assert await tx.insert({**_entity(number), "attrs": value})
-    for _ in range(100):
-        if path.stat().st_size > size:
-            break
-        await asyncio.sleep(0.05)
-    assert path.stat().st_size > size
-    assert (await store.query(EntityQuery(tenant="", limit=1, count=True))).count == 2000
-    await store.close()
-    assert not any(t.name == "dosi-sqlite-checkpoint" for t in threading.enumerate())

@@ -50,7 +50,6 @@ from dosi.store.base import (
 from dosi.store.history_sql import ATTR_TYPE, COLUMNS, TIME_COLUMNS, HistoryWhere, aggregates_of
 from dosi.store.history_sql import when as _when
 from dosi.store.sqlite_aggregate import periodic_rows
-from dosi.store.sqlite_checkpoint import BACKSTOP_PAGES, Checkpointer
 from dosi.store.sqlite_ingest import SqliteIngest
 from dosi.store.sqlite_security import SqliteSecurity
 from dosi.store.sqlite_sql import SqliteHistoryFilters, SqliteWhere
@@ -107,7 +106,6 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
         self._queued = 0  # writers waiting for the lock
         self._group: asyncio.Future[None] | None = None  # the open group transaction's commit
         self._writer = WriterLock(self.path)
-        self._checkpointer = None if self.path == ":memory:" else Checkpointer(self.path)
         self._leases: dict[str, int] = {}  # roles this process leads (try_lead), by lock file descriptor
 
     @property
@@ -126,15 +124,10 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute(f"PRAGMA cache_size=-{int(self.cache_mb) * 1024}")
         db.execute(f"PRAGMA mmap_size={int(self.mmap_mb) * 1024 * 1024}")
-        db.execute("PRAGMA temp_store=MEMORY")  # a unit's savepoint journal stays in memory, never in a temp file
-        if self._checkpointer is not None:
-            db.execute(f"PRAGMA wal_autocheckpoint={BACKSTOP_PAGES}")
         db.create_function("dosi_regexp", 2, _regexp, deterministic=True)
         db.create_function("dosi_geo", 5, _geo_match, deterministic=True)
         self._db = db
         self.migrate()
-        if self._checkpointer is not None:
-            self._checkpointer.start()
 
     def migrate(self) -> list[str]:
         # every worker process of `dosi serve` migrates on start: what is done is read under the write lock, and
@@ -160,8 +153,6 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
         return applied
 
     async def close(self) -> None:
-        if self._checkpointer is not None:
-            self._checkpointer.stop()
         if self._db is not None:
             self._db.close()
             self._db = None
