@@ -57,14 +57,14 @@ def measure(backend: str, size: scenarios.Size, workers: int, wanted: set[str], 
     began = time.perf_counter()
     try:
         print("ceilings (same run):")
-        run.ceilings.update(ceilings.http(workers, size.seconds))
+        run.ceilings.update(ceilings.http(workers, size.seconds, scenarios.S8_RATE))
         raw_rows = min(size.entities, 100_000)
         if backend == "sqlite":
             run.ceilings.update(ceilings.sqlite_raw(raw_rows))
         else:
             run.ceilings.update(ceilings.postgres_raw(database_url, raw_rows))
         for name, value in run.ceilings.items():
-            print(f"  {name:16} {value:12,.0f}/s")
+            print(f"  {name:24} {report.quantity(name, value)}")
         run.dosi = server.dosi(database_url, workers, {"DOSI_OUTBOUND_ALLOW": "127.0.0.1/32"}).start()
         print("scenarios:")
         for scenario in scenarios.WRITE_SCENARIOS:

@@ -5,14 +5,18 @@ from __future__ import annotations
 import asyncio
 import os
 import random
+import shutil
 import sqlite3
+import statistics
 import tempfile
 import time
+from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import orjson
 
-from bench import datagen, server, wrk
+from bench import datagen, paced, server, wrk
 
 # a JSONB/JSON document table with the indexes an entity store needs, without Dosi
 PG_TABLE = """
@@ -23,22 +27,39 @@ CREATE INDEX bench_raw_geom ON bench_raw USING gist (geom);
 """
 
 
-def http(workers: int, seconds: float) -> dict[str, float]:
-    """GET and POST requests/s of a minimal ASGI app on uvicorn, same workers, wrk c16."""
+def http(workers: int, seconds: float, paced_rate: int) -> dict[str, float]:
+    """A minimal ASGI app on uvicorn with the same workers: GET and POST requests/s under wrk c16 (what S1-S3
+    are compared with); the floors of the latency scenarios: GET p50 at c4 (S4, S5) and POST p50 paced as S8
+    sends its updates; the memory of the app's processes (S10) and the start of a one-worker app (S11)."""
     body = orjson.dumps(datagen.entity(1, random.Random(1)))
     with tempfile.NamedTemporaryFile("wb", suffix=".json", delete=False) as f:
         f.write(body)
     with tempfile.NamedTemporaryFile("w", suffix=".txt", delete=False) as listing:
         listing.write(f.name + "\n")
+    gets = {"BENCH_PATHS": _paths_file(["/get"])}
     try:
         with server.ceiling_app(workers) as app:
-            get = wrk.run(app.base + "/get", "get_paths.lua", seconds, env={"BENCH_PATHS": _paths_file(["/get"])})
+            get = wrk.run(app.base + "/get", "get_paths.lua", seconds, env=gets)
             bodies = {"BENCH_BODIES": listing.name, "BENCH_PATH": "/post"}
             post = wrk.run(app.base + "/post", "post_bodies.lua", seconds, env=bodies)
+            get_c4 = wrk.run(app.base + "/get", "get_paths.lua", seconds, connections=4, env=gets)
+            posted = asyncio.run(paced.post_paced(lambda n: (app.base + "/post", body), paced_rate,
+                                                  int(paced_rate * seconds)))  # fmt: skip
+            memory = app.memory_mb("RssAnon")
+        with server.ceiling_app(1) as single:
+            start = single.started_in
     finally:
         os.unlink(f.name)
         os.unlink(listing.name)
-    return {"http_get": get.rate, "http_post": post.rate}
+        os.unlink(gets["BENCH_PATHS"])
+    return {
+        "http_get": get.rate,
+        "http_post": post.rate,
+        "http_get_c4_p50_ms": get_c4.p50_ms,
+        "http_post_paced_p50_ms": statistics.median(posted),
+        "app_rss_mb": memory,
+        "app_start_s": start,
+    }
 
 
 def _paths_file(paths: list[str]) -> str:
@@ -146,3 +167,65 @@ async def _postgres_raw(url: str, rows: int) -> dict[str, float]:
 def _wkt(entity: dict[str, Any]) -> str:
     lon, lat = entity["location"]["value"]["coordinates"]
     return f"POINT({lon} {lat})"
+
+
+def hourly_aggregate(backend: str, url: str, stations: int, per_station: int) -> float:
+    """S7's floor: the same hourly avg/min/max over the same readings, asked of a plain (station, time, value)
+    table with its primary key, without Dosi; seconds, median of 5."""
+    rows = [
+        (station, datetime.fromisoformat(reading["observedAt"]), float(reading["value"]))
+        for station in range(stations)
+        for reading in datagen.readings(per_station, seed=station)
+    ]
+    if backend == "postgres":
+        return asyncio.run(_postgres_hourly(url, rows))
+    return _sqlite_hourly(rows)
+
+
+def _sqlite_hourly(rows: list[tuple[int, datetime, float]]) -> float:
+    folder = tempfile.mkdtemp()
+    db = sqlite3.connect(os.path.join(folder, "raw-history.db"), isolation_level=None)
+    try:
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute("CREATE TABLE raw_history (station INTEGER, t INTEGER, value REAL, PRIMARY KEY (station, t))"
+                   " WITHOUT ROWID")  # fmt: skip
+        db.execute("BEGIN")
+        db.executemany("INSERT INTO raw_history VALUES (?, ?, ?)", ((s, int(t.timestamp()), v) for s, t, v in rows))
+        db.execute("COMMIT")
+        sql = ("SELECT station, t / 3600 AS hour, avg(value), min(value), max(value) FROM raw_history"
+               " GROUP BY station, hour")  # fmt: skip
+        return _median_seconds(lambda: db.execute(sql).fetchall())
+    finally:
+        db.close()
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+async def _postgres_hourly(url: str, rows: list[tuple[int, datetime, float]]) -> float:
+    import asyncpg
+
+    conn = await asyncpg.connect(url)
+    try:
+        await conn.execute("CREATE TABLE bench_raw_history (station int, t timestamptz, value float8,"
+                           " PRIMARY KEY (station, t))")  # fmt: skip
+        await conn.copy_records_to_table("bench_raw_history", records=rows)
+        await conn.execute("VACUUM ANALYZE bench_raw_history")
+        sql = ("SELECT station, date_trunc('hour', t) AS hour, avg(value), min(value), max(value)"
+               " FROM bench_raw_history GROUP BY station, hour")  # fmt: skip
+        times = []
+        for _ in range(5):
+            began = time.perf_counter()
+            await conn.fetch(sql)
+            times.append(time.perf_counter() - began)
+        await conn.execute("DROP TABLE bench_raw_history")
+        return statistics.median(times)
+    finally:
+        await conn.close()
+
+
+def _median_seconds(query: Callable[[], object], repeats: int = 5) -> float:
+    times = []
+    for _ in range(repeats):
+        began = time.perf_counter()
+        query()
+        times.append(time.perf_counter() - began)
+    return statistics.median(times)

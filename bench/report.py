@@ -35,6 +35,17 @@ def _number(value: Any, digits: int = 1) -> str:
     return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
 
 
+UNITS = {"_ms": " ms", "_s": " s", "_mb": " MB"}  # a ceiling's name ends with its unit; a bare name is a rate
+
+
+def quantity(name: str, value: float) -> str:
+    """A ceiling's value with its unit: a rate the scenarios are a share of, or a floor they are a multiple of."""
+    for suffix, unit in UNITS.items():
+        if name.endswith(suffix):
+            return f"{value:,.2f}{unit}" if value < 100 else f"{value:,.0f}{unit}"
+    return f"{value:,.0f}/s"
+
+
 def table(record: dict[str, Any]) -> str:
     m = record["machine"]
     lines = [
@@ -45,7 +56,7 @@ def table(record: dict[str, Any]) -> str:
         f"Dosi {m['dosi']} at `{m['commit']}`. Run took {record['seconds']} s.",
         "",
         "Ceilings measured in this run: "
-        + ", ".join(f"{k} {_number(v)}/s" for k, v in record["ceilings"].items())
+        + ", ".join(f"{k} {quantity(k, v)}" for k, v in record["ceilings"].items())
         + ".",
         "",
         "| | Scenario | Result | p50 / p95 / p99 ms | Ceiling | Ratio | Target | Met | Notes |",
@@ -53,7 +64,7 @@ def table(record: dict[str, Any]) -> str:
     ]
     for r in record["results"]:
         latency = " / ".join(_number(r.get(k), 2) for k in ("p50_ms", "p95_ms", "p99_ms"))
-        ceiling = f"{r['ceiling']} {_number(r['ceiling_value'])}" if r.get("ceiling") else "–"
+        ceiling = f"{r['ceiling']} {quantity(r['ceiling'], r['ceiling_value'])}" if r.get("ceiling") else "–"
         ratio = f"{r['ratio']:.0%}" if r.get("ratio") is not None else "–"
         met = {True: "yes", False: "**no**", None: "–"}[r.get("met")]
         notes = r.get("notes", "")
