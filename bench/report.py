@@ -38,12 +38,21 @@ def _number(value: Any, digits: int = 1) -> str:
 UNITS = {"_ms": " ms", "_s": " s", "_mb": " MB"}  # a ceiling's name ends with its unit; a bare name is a rate
 
 
+def _unit(name: str) -> str | None:
+    return next((unit for suffix, unit in UNITS.items() if name.endswith(suffix)), None)
+
+
 def quantity(name: str, value: float) -> str:
     """A ceiling's value with its unit: a rate the scenarios are a share of, or a floor they are a multiple of."""
-    for suffix, unit in UNITS.items():
-        if name.endswith(suffix):
-            return f"{value:,.2f}{unit}" if value < 100 else f"{value:,.0f}{unit}"
-    return f"{value:,.0f}/s"
+    unit = _unit(name)
+    if unit is None:
+        return f"{value:,.0f}/s"
+    return f"{value:.3g}{unit}" if value < 100 else f"{value:,.0f}{unit}"
+
+
+def ratio_text(name: str, ratio: float) -> str:
+    """A share of a rate ceiling in percent; a multiple of a floor (a time, a size) as ×."""
+    return f"{ratio:.0%}" if _unit(name) is None else f"{ratio:,.1f}×"
 
 
 def table(record: dict[str, Any]) -> str:
@@ -65,7 +74,7 @@ def table(record: dict[str, Any]) -> str:
     for r in record["results"]:
         latency = " / ".join(_number(r.get(k), 2) for k in ("p50_ms", "p95_ms", "p99_ms"))
         ceiling = f"{r['ceiling']} {quantity(r['ceiling'], r['ceiling_value'])}" if r.get("ceiling") else "–"
-        ratio = f"{r['ratio']:.0%}" if r.get("ratio") is not None else "–"
+        ratio = ratio_text(r["ceiling"], r["ratio"]) if r.get("ratio") is not None else "–"
         met = {True: "yes", False: "**no**", None: "–"}[r.get("met")]
         notes = r.get("notes", "")
         if r.get("client_cpu_cores") is not None:

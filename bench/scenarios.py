@@ -17,7 +17,7 @@ from typing import Any
 import httpx
 import orjson
 
-from bench import ceilings, datagen, mqtt, paced, server, wrk
+from bench import ceilings, datagen, mqtt, paced, report, server, wrk
 from bench.pg import run_sql
 
 API = "/ngsi-ld/v1"
@@ -82,7 +82,10 @@ class Run:
     def add(self, result: Result) -> Result:
         self.results.append(result)
         shown = "n/a" if result.value is None else f"{result.value:,.1f} {result.unit}"
-        ratio = "" if result.ratio is None else f" ({result.ratio:.0%} of {result.ceiling})"
+        ratio = ""
+        if result.ratio is not None and result.ceiling:
+            share = report.ratio_text(result.ceiling, result.ratio)
+            ratio = f" ({share} of {result.ceiling})" if share.endswith("%") else f" ({share} {result.ceiling})"
         verdict = {True: "met", False: "MISSED", None: "-"}[result.met]
         print(f"  {result.scenario:4} {result.title:44} {shown}{ratio}  target {result.target or '-'}: {verdict}")
         return result
