@@ -8,7 +8,7 @@ in Python after a broad fetch.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
 from typing import Any, Protocol
@@ -81,7 +81,7 @@ class TypeInfo:
 @dataclass
 class AttributeInfo:
     attr: str
-    count: int
+    count: int | None  # entities having it; counted when one attribute is asked for (None in a list)
     types: set[str]  # entity type IRIs having it
     attribute_types: set[str]
 
@@ -374,6 +374,34 @@ SELECT attr FROM names WHERE attr IS NOT NULL
 """
 
 
+# discovery of a whole tenant, from the counters ({p}: the backend's placeholder sign; {one}: one type or
+# attribute, `AND type = {p}2` or `AND attr = {p}2`, or nothing); PostgreSQL counts in shards, hence the sums
+TYPE_COUNTS = "SELECT type, sum(n) FROM type_buckets WHERE tenant = {p}1{one} GROUP BY type HAVING sum(n) > 0"
+TYPE_SHAPES = (
+    "SELECT type, attr, atype FROM type_attrs WHERE tenant = {p}1{one} GROUP BY type, attr, atype HAVING sum(n) > 0"
+)
+ATTRIBUTE_COUNT = "SELECT count(DISTINCT seq) FROM entity_attrs WHERE tenant = {p}1 AND attr = {p}2"
+
+
+def type_infos(counts: Iterable[Sequence[Any]], shape_rows: Iterable[Sequence[Any]]) -> list[TypeInfo]:
+    """TypeInfo of each counted type (rows of TYPE_COUNTS), with its attributes (rows of TYPE_SHAPES)."""
+    infos = {str(t): TypeInfo(str(t), int(n), {}) for t, n in counts}
+    for type_name, attr, atype in shape_rows:
+        if type_name in infos:
+            infos[type_name].attributes.setdefault(attr, set()).add(atype)
+    return [infos[name] for name in sorted(infos)]
+
+
+def attribute_infos(shape_rows: Iterable[Sequence[Any]]) -> dict[str, AttributeInfo]:
+    """AttributeInfo of each attribute in rows of TYPE_SHAPES, in name order, not counted."""
+    infos: dict[str, AttributeInfo] = {}
+    for type_name, attr, atype in sorted(shape_rows, key=lambda row: row[1]):
+        info = infos.setdefault(attr, AttributeInfo(attr, None, set(), set()))
+        info.attribute_types.add(atype)
+        info.types.add(type_name)
+    return infos
+
+
 @dataclass(frozen=True)
 class NameList:
     """How a store lists the names of one index table: at once, or (under a fence) over the fenced entities."""
@@ -455,6 +483,15 @@ def attribute_rows(entity: Entity) -> list[tuple[str, str]]:
         for inst in instances:
             rows.add((iri, inst.get("type", "Property")))
     return sorted(rows)
+
+
+Shape = tuple[str, str, str]  # (entity type, attribute IRI, attribute type): a row of the type_attrs counts
+
+
+def shapes(types: Iterable[str], attributes: Iterable[tuple[str, str]]) -> list[Shape]:
+    """The type_attrs rows that an entity of these types with these (attribute, attribute type) pairs counts in."""
+    pairs = list(attributes)
+    return [(t, attr, atype) for t in set(types) for attr, atype in pairs]
 
 
 _VALUE_MEMBERS = {

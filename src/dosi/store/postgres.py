@@ -17,11 +17,14 @@ import orjson
 
 from dosi.errors import BadRequestData
 from dosi.store.base import (
+    ATTRIBUTE_COUNT,
     ATTRIBUTE_NAME_LIST,
     RECORD_DELIVERY,
     STATS_COLUMNS,
     STATS_JOIN,
+    TYPE_COUNTS,
     TYPE_NAME_LIST,
+    TYPE_SHAPES,
     Aggregate,
     AttributeInfo,
     Entity,
@@ -35,11 +38,13 @@ from dosi.store.base import (
     StoredContext,
     TimeWindow,
     TypeInfo,
+    attribute_infos,
     delivery_step,
     indexed_comparison,
     indexed_comparisons,
     only_type_filter,
     single_type,
+    type_infos,
     with_stats,
 )
 from dosi.store.history_sql import ATTR_TYPE, COLUMNS, TIME_COLUMNS, HistoryWhere, aggregates_of
@@ -289,6 +294,10 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
     async def types(
         self, tenant: str, type_iri: str | None = None, fence: list[Selector] | None = None
     ) -> list[TypeInfo]:
+        if fence is None:  # the whole tenant: from the counters
+            params, one = ([tenant], "") if type_iri is None else ([tenant, type_iri], " AND type = $2")
+            counts = await self.pool.fetch(TYPE_COUNTS.format(p="$", one=one), *params)
+            return type_infos(counts, await self.pool.fetch(TYPE_SHAPES.format(p="$", one=one), *params))
         where, params = self._where("t.seq", "t.type", tenant, type_iri, fence)
         rows = await self.pool.fetch(
             f"SELECT t.type, count(*) FROM entity_types t{where} GROUP BY t.type ORDER BY t.type", *params
@@ -319,6 +328,12 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
     async def attributes(
         self, tenant: str, attr_iri: str | None = None, fence: list[Selector] | None = None
     ) -> list[AttributeInfo]:
+        if fence is None:  # the whole tenant: from the counters, and one attribute's entities counted
+            params, one = ([tenant], "") if attr_iri is None else ([tenant, attr_iri], " AND attr = $2")
+            found = attribute_infos(await self.pool.fetch(TYPE_SHAPES.format(p="$", one=one), *params))
+            if attr_iri is not None and attr_iri in found:
+                found[attr_iri].count = int(await self.pool.fetchval(ATTRIBUTE_COUNT.format(p="$"), *params))
+            return list(found.values())
         where, params = self._where("a.seq", "a.attr", tenant, attr_iri, fence)
         rows = await self.pool.fetch(
             f"SELECT a.attr, count(DISTINCT a.seq) FROM entity_attrs a{where} GROUP BY a.attr ORDER BY a.attr",
@@ -343,7 +358,7 @@ class PostgresStore(PostgresSecurity, PostgresIngest):
         self._subscriptions.clear()
         await self.pool.execute(
             "TRUNCATE entities, entity_types, entity_attrs, entity_values, entity_geo, tenants, contexts,"
-            " subscriptions, subscription_stats, type_buckets, type_spans, outbox, history, data_models,"
+            " subscriptions, subscription_stats, type_buckets, type_spans, type_attrs, outbox, history, data_models,"
             " ingest_sources, ingest_status, ingest_rejections, subscription_versions RESTART IDENTITY"
         )
 

@@ -14,12 +14,13 @@ entity's types do, each connection in its own shard (concurrent writers of a typ
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
 
-from dosi.store.base import Entity, HistoryRow, OutboxRow, attribute_rows, geo_rows, value_rows
+from dosi.store.base import Entity, HistoryRow, OutboxRow, Shape, attribute_rows, geo_rows, shapes, value_rows
 from dosi.store.history_sql import COLUMNS
 
 ValueRow = tuple[str, float | None, str | None]
@@ -59,6 +60,9 @@ class Changes:
     values_added: list[tuple[str, str, float | None, str | None]] = field(default_factory=list)
     regeo: list[str] = field(default_factory=list)  # updated entities whose geometry rows are rewritten
     geos: list[tuple[str, str, str, str]] = field(default_factory=list)  # id, attr, GeoJSON, types (JSON)
+    # each entity's change to the type_attrs counts, by number: entities of one kind share one change
+    reshaped: list[tuple[str, int]] = field(default_factory=list)  # id, number of its change
+    shape_changes: dict[frozenset[tuple[Shape, int]], int] = field(default_factory=dict)  # change -> number
     history: list[HistoryRow] = field(default_factory=list)
     outbox: list[OutboxRow] = field(default_factory=list)
 
@@ -77,11 +81,25 @@ class Changes:
         self.attrs_added += [(entity_id, *row) for row in sorted(rows.attrs - before_attrs)]
         self.values_gone += [(entity_id, *row) for row in before_values - rows.values]
         self.values_added += [(entity_id, *row) for row in rows.values - before_values]
+        self._reshape(entity_id, rows, old, retyped)
         if old is None or retyped or old.geos != rows.geos:  # geometry rows carry the types: both rewrite them
             if old is not None:
                 self.regeo.append(entity_id)
             types = orjson.dumps(rows.types).decode()
             self.geos += [(entity_id, attr, orjson.dumps(geometry).decode(), types) for attr, geometry in rows.geos]
+
+    def _reshape(self, entity_id: str, rows: IndexRows, old: IndexRows | None, retyped: bool) -> None:
+        change: Counter[Shape] = Counter()
+        if old is None or retyped:
+            change.update(shapes(rows.types, rows.attrs))
+            if old is not None:
+                change.subtract(shapes(old.types, old.attrs))
+        else:
+            change.update(shapes(rows.types, rows.attrs - old.attrs))
+            change.subtract(shapes(rows.types, old.attrs - rows.attrs))
+        key = frozenset((shape, n) for shape, n in change.items() if n)
+        if key:
+            self.reshaped.append((entity_id, self.shape_changes.setdefault(key, len(self.shape_changes))))
 
 
 class WriteStatement:
@@ -114,6 +132,7 @@ class WriteStatement:
         if written:
             s._types(changes)
             s._attrs(changes)
+            s._shapes(changes)
             s._values(changes)
             s._geos(changes)
         if changes.history:
@@ -205,6 +224,18 @@ class WriteStatement:
             source = self.arrays(changes.attrs_added, "text text text")
             self.add("attrs", f"""INSERT INTO entity_attrs (tenant, attr, seq, atype) SELECT $1, a.attr, w.seq, a.atype
     FROM written w JOIN {source} AS a(id, attr, atype) ON a.id = w.id ON CONFLICT DO NOTHING""")  # fmt: skip
+
+    def _shapes(self, changes: Changes) -> None:
+        if not changes.reshaped:
+            return
+        reshaped = self.arrays(changes.reshaped, "text int")
+        rows = [(number, *shape, n) for change, number in changes.shape_changes.items() for shape, n in change]
+        counted = self.arrays(rows, "int text text text int")
+        self.add("shapes", f"""INSERT INTO type_attrs (tenant, type, attr, atype, shard, n)
+    SELECT $1, c.type, c.attr, c.atype, pg_backend_pid() % 64, sum(c.n)
+    FROM written w JOIN {reshaped} AS r(id, number) ON r.id = w.id JOIN {counted} AS c(number, type, attr, atype, n)
+    ON c.number = r.number GROUP BY c.type, c.attr, c.atype HAVING sum(c.n) <> 0
+    ON CONFLICT (tenant, type, attr, atype, shard) DO UPDATE SET n = type_attrs.n + EXCLUDED.n""")  # fmt: skip
 
     def _values(self, changes: Changes) -> None:
         if changes.values_gone:

@@ -37,6 +37,11 @@ WITH gone AS (
     INSERT INTO type_spans (tenant, type, span, shard, n)
     SELECT tenant, type, seq >> 18, pg_backend_pid() % 64, -count(*) FROM gone GROUP BY 1, 2, 3
     ON CONFLICT (tenant, type, span, shard) DO UPDATE SET n = type_spans.n + EXCLUDED.n
+), shapes AS (
+    INSERT INTO type_attrs (tenant, type, attr, atype, shard, n)
+    SELECT g.tenant, g.type, a.attr, a.atype, pg_backend_pid() % 64, -count(*)
+    FROM gone g JOIN entity_attrs a ON a.seq = g.seq GROUP BY 1, 2, 3, 4
+    ON CONFLICT (tenant, type, attr, atype, shard) DO UPDATE SET n = type_attrs.n + EXCLUDED.n
 ), attrs AS (
     DELETE FROM entity_attrs WHERE seq = ANY($1::bigint[])
 ), vals AS (

@@ -24,11 +24,14 @@ from dosi.errors import BadRequestData
 from dosi.ngsild import geo
 from dosi.ngsild.evaluate import user_regex
 from dosi.store.base import (
+    ATTRIBUTE_COUNT,
     ATTRIBUTE_NAME_LIST,
     RECORD_DELIVERY,
     STATS_COLUMNS,
     STATS_JOIN,
+    TYPE_COUNTS,
     TYPE_NAME_LIST,
+    TYPE_SHAPES,
     Aggregate,
     AttributeInfo,
     Entity,
@@ -42,9 +45,11 @@ from dosi.store.base import (
     StoredContext,
     TimeWindow,
     TypeInfo,
+    attribute_infos,
     delivery_step,
     only_type_filter,
     single_type,
+    type_infos,
     with_stats,
 )
 from dosi.store.history_sql import ATTR_TYPE, COLUMNS, TIME_COLUMNS, HistoryWhere, aggregates_of
@@ -162,7 +167,9 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
     @asynccontextmanager
     async def transaction(self, tenant: str) -> AsyncIterator[SqliteTransaction]:
         async with self._writing():
-            yield SqliteTransaction(self, tenant)
+            unit = SqliteTransaction(self, tenant)
+            yield unit
+            unit.count_shapes()
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[None]:
@@ -289,6 +296,14 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
     async def types(
         self, tenant: str, type_iri: str | None = None, fence: list[Selector] | None = None
     ) -> list[TypeInfo]:
+        if fence is not None:
+            return self._fenced_types(tenant, type_iri, fence)
+        params, one = ([tenant], "") if type_iri is None else ([tenant, type_iri], " AND type = ?")
+        counts = self.db.execute(TYPE_COUNTS.format(p="?", one=one), params).fetchall()
+        return type_infos(counts, self.db.execute(TYPE_SHAPES.format(p="?", one=one), params))
+
+    def _fenced_types(self, tenant: str, type_iri: str | None, fence: list[Selector]) -> list[TypeInfo]:
+        """The types of the entities inside the fence: their index rows, joined entity by entity."""
         params: list[Any] = [tenant]
         where = " WHERE t.tenant = ?"
         if type_iri is not None:
@@ -326,6 +341,16 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
     async def attributes(
         self, tenant: str, attr_iri: str | None = None, fence: list[Selector] | None = None
     ) -> list[AttributeInfo]:
+        if fence is not None:
+            return self._fenced_attributes(tenant, attr_iri, fence)
+        params, one = ([tenant], "") if attr_iri is None else ([tenant, attr_iri], " AND attr = ?")
+        infos = attribute_infos(self.db.execute(TYPE_SHAPES.format(p="?", one=one), params))
+        if attr_iri is not None and attr_iri in infos:
+            infos[attr_iri].count = int(self.db.execute(ATTRIBUTE_COUNT.format(p="?"), params).fetchone()[0])
+        return list(infos.values())
+
+    def _fenced_attributes(self, tenant: str, attr_iri: str | None, fence: list[Selector]) -> list[AttributeInfo]:
+        """The attributes of the entities inside the fence: their index rows, joined entity by entity."""
         params: list[Any] = [tenant]
         where = " WHERE a.tenant = ?"
         if attr_iri is not None:
@@ -365,6 +390,7 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
                 "subscriptions",
                 "subscription_stats",
                 "type_buckets",
+                "type_attrs",
                 "outbox",
                 "history",
                 "data_models",

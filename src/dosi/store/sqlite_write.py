@@ -6,6 +6,8 @@ import asyncio
 import fcntl
 import os
 import sqlite3
+from collections import Counter
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -16,10 +18,12 @@ from dosi.store.base import (
     EntityQuery,
     HistoryRow,
     OutboxRow,
+    Shape,
     attribute_rows,
     create_by_insert,
     geo_rows,
     indexed_part,
+    shapes,
     value_rows,
 )
 from dosi.store.history_sql import COLUMNS
@@ -94,6 +98,21 @@ class SqliteTransaction:
         self.db = store.db
         self.tenant = tenant
         self._rows: dict[str, tuple[int, str] | None] = {}  # id -> (seq, doc as stored), None: absent
+        self._shapes: Counter[Shape] = Counter()  # changes to type_attrs, written once when the unit ends
+
+    def count_shapes(self) -> None:
+        """Writes the unit's changes to the type_attrs counts (the unit ends without an error)."""
+        rows = [(self.tenant, *shape, n) for shape, n in self._shapes.items() if n]
+        self._many(
+            "INSERT INTO type_attrs (tenant, type, attr, atype, n) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (tenant, type, attr, atype) DO UPDATE SET n = n + excluded.n",
+            rows,
+        )
+        self._shapes.clear()
+
+    def _count(self, types: Iterable[str], attributes: Iterable[tuple[str, str]], step: int) -> None:
+        for shape in shapes(types, attributes):
+            self._shapes[shape] += step
 
     async def prefetch(self, entity_ids: list[str]) -> None:
         """Reads the entities in one statement per PREFETCH_CHUNK ids (on the id index: see SqliteWhere)."""
@@ -174,6 +193,8 @@ class SqliteTransaction:
             old, new = _only(old, changed), _only(new, changed)
         tenant = self.tenant
         old_attrs, new_attrs = set(attribute_rows(old)), set(attribute_rows(new))
+        self._count(whole["type"], old_attrs - new_attrs, -1)
+        self._count(whole["type"], new_attrs - old_attrs, 1)
         self._many(
             "DELETE FROM entity_attrs WHERE tenant = ? AND attr = ? AND seq = ? AND atype = ?",
             [(tenant, attr, seq, atype) for attr, atype in old_attrs - new_attrs],
@@ -306,6 +327,7 @@ class SqliteTransaction:
 
     def _unindex(self, seq: int) -> None:
         types = [r[0] for r in self.db.execute("SELECT type FROM entity_types WHERE seq = ?", (seq,))]
+        self._count(types, self.db.execute("SELECT attr, atype FROM entity_attrs WHERE seq = ?", (seq,)), -1)
         self.db.executemany(
             "UPDATE type_buckets SET n = n - 1 WHERE tenant = ? AND type = ? AND bucket = ?",
             [(self.tenant, t, seq >> BUCKET_BITS) for t in types],
@@ -332,10 +354,12 @@ class SqliteTransaction:
             " ON CONFLICT (tenant, type, bucket) DO UPDATE SET n = n + 1",
             [(tenant, t, seq >> BUCKET_BITS) for t in set(entity["type"])],
         )
+        attributes = attribute_rows(entity)
         self.db.executemany(
             "INSERT OR IGNORE INTO entity_attrs (tenant, attr, seq, atype) VALUES (?, ?, ?, ?)",
-            [(tenant, attr, seq, atype) for attr, atype in attribute_rows(entity)],
+            [(tenant, attr, seq, atype) for attr, atype in attributes],
         )
+        self._count(entity["type"], attributes, 1)
         self.db.executemany(
             "INSERT INTO entity_values (tenant, attr, seq, num, txt) VALUES (?, ?, ?, ?, ?)",
             [(tenant, attr, seq, num, txt) for attr, num, txt in value_rows(entity)],
