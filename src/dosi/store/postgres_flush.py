@@ -9,7 +9,8 @@ has rows for it: an update of one value is four parts, not twenty. Each combinat
 An update changes only the index rows that differ from the stored document's (read when the transaction locked
 it). A DELETE part never sees the rows inserted beside it (every CTE reads the statement's snapshot), and the
 rows one part deletes are never the rows its neighbour inserts. type_buckets and type_spans change only when an
-entity's types do, each connection in its own shard (concurrent writers of a type never wait for each other).
+entity's types do, type_attrs when its types or its (attribute, attribute type) pairs do, each connection in its
+own shard (concurrent writers of a type never wait for each other).
 """
 
 from __future__ import annotations
@@ -89,6 +90,9 @@ class Changes:
             self.geos += [(entity_id, attr, orjson.dumps(geometry).decode(), types) for attr, geometry in rows.geos]
 
     def _reshape(self, entity_id: str, rows: IndexRows, old: IndexRows | None, retyped: bool) -> None:
+        """The entity's change to the type_attrs counts, numbered: entities of one kind share a number."""
+        if old is not None and not retyped and old.attrs == rows.attrs:
+            return
         change: Counter[Shape] = Counter()
         if old is None or retyped:
             change.update(shapes(rows.types, rows.attrs))
