@@ -94,6 +94,9 @@ def test_a_flush_writes_only_the_parts_it_has_rows_for() -> None:
     assert parts_written(old, parsed(free={"type": "Property", "value": 3}, location={
         "type": "GeoProperty", "value": same_place})) == ["u", "upd", "written", "version"]  # fmt: skip
     assert parts_written(None, old) == [
-        "u", "ins", "tenant", "written", "kept", "added", "counted", "buckets", "spans", "attrs", "vals", "geos",
-        "version",
+        "u", "ins", "tenant", "written", "kept", "added", "counted", "buckets", "spans", "attrs", "shapes", "vals",
+        "geos", "version",
     ]  # fmt: skip
+    owned = parsed(free={"type": "Property", "value": 3}, location={"type": "GeoProperty", "value": where},
+                   owner={"type": "Relationship", "object": "urn:x:2"})  # fmt: skip
+    assert parts_written(old, owned) == ["u", "upd", "written", "attrs", "shapes", "vals", "version"]
