@@ -7,7 +7,6 @@ import fcntl
 import os
 import sqlite3
 from collections import Counter
-from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -110,10 +109,6 @@ class SqliteTransaction:
         )
         self._shapes.clear()
 
-    def _count(self, types: Iterable[str], attributes: Iterable[tuple[str, str]], step: int) -> None:
-        for shape in shapes(types, attributes):
-            self._shapes[shape] += step
-
     async def prefetch(self, entity_ids: list[str]) -> None:
         """Reads the entities in one statement per PREFETCH_CHUNK ids (on the id index: see SqliteWhere)."""
         wanted = [i for i in dict.fromkeys(entity_ids) if i not in self._rows]
@@ -193,8 +188,8 @@ class SqliteTransaction:
             old, new = _only(old, changed), _only(new, changed)
         tenant = self.tenant
         old_attrs, new_attrs = set(attribute_rows(old)), set(attribute_rows(new))
-        self._count(whole["type"], old_attrs - new_attrs, -1)
-        self._count(whole["type"], new_attrs - old_attrs, 1)
+        self._shapes.subtract(shapes(whole["type"], old_attrs - new_attrs))
+        self._shapes.update(shapes(whole["type"], new_attrs - old_attrs))
         self._many(
             "DELETE FROM entity_attrs WHERE tenant = ? AND attr = ? AND seq = ? AND atype = ?",
             [(tenant, attr, seq, atype) for attr, atype in old_attrs - new_attrs],
@@ -327,7 +322,8 @@ class SqliteTransaction:
 
     def _unindex(self, seq: int) -> None:
         types = [r[0] for r in self.db.execute("SELECT type FROM entity_types WHERE seq = ?", (seq,))]
-        self._count(types, self.db.execute("SELECT attr, atype FROM entity_attrs WHERE seq = ?", (seq,)), -1)
+        attributes = self.db.execute("SELECT attr, atype FROM entity_attrs WHERE seq = ?", (seq,))
+        self._shapes.subtract(shapes(types, attributes))
         self.db.executemany(
             "UPDATE type_buckets SET n = n - 1 WHERE tenant = ? AND type = ? AND bucket = ?",
             [(self.tenant, t, seq >> BUCKET_BITS) for t in types],
@@ -359,7 +355,7 @@ class SqliteTransaction:
             "INSERT OR IGNORE INTO entity_attrs (tenant, attr, seq, atype) VALUES (?, ?, ?, ?)",
             [(tenant, attr, seq, atype) for attr, atype in attributes],
         )
-        self._count(entity["type"], attributes, 1)
+        self._shapes.update(shapes(entity["type"], attributes))
         self.db.executemany(
             "INSERT INTO entity_values (tenant, attr, seq, num, txt) VALUES (?, ?, ?, ?, ?)",
             [(tenant, attr, seq, num, txt) for attr, num, txt in value_rows(entity)],
