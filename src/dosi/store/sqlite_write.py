@@ -45,6 +45,18 @@ def _only(entity: Entity, attributes: list[str]) -> Entity:
     return {"attrs": {iri: held[iri] for iri in attributes if iri in held}}
 
 
+def write_shape_counts(db: sqlite3.Connection, counts: Counter[tuple[str, str, str, str]]) -> None:
+    """Adds a group's changes to the type_attrs counts, by (tenant, type, attribute, attribute type): once per
+    group, so that the creates of one kind in a group cost one row."""
+    rows = [(*key, n) for key, n in counts.items() if n]
+    if rows:
+        db.executemany(
+            "INSERT INTO type_attrs (tenant, type, attr, atype, n) VALUES (?, ?, ?, ?, ?)"
+            " ON CONFLICT (tenant, type, attr, atype) DO UPDATE SET n = n + excluded.n",
+            rows,
+        )
+
+
 class WriterLock:
     """Serialises the writers of one database file across processes, without busy-waiting.
 
@@ -97,17 +109,7 @@ class SqliteTransaction:
         self.db = store.db
         self.tenant = tenant
         self._rows: dict[str, tuple[int, str] | None] = {}  # id -> (seq, doc as stored), None: absent
-        self._shapes: Counter[Shape] = Counter()  # changes to type_attrs, written once when the unit ends
-
-    def count_shapes(self) -> None:
-        """Writes the unit's changes to the type_attrs counts (the unit ends without an error)."""
-        rows = [(self.tenant, *shape, n) for shape, n in self._shapes.items() if n]
-        self._many(
-            "INSERT INTO type_attrs (tenant, type, attr, atype, n) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (tenant, type, attr, atype) DO UPDATE SET n = n + excluded.n",
-            rows,
-        )
-        self._shapes.clear()
+        self.shapes: Counter[Shape] = Counter()  # the unit's changes to type_attrs, written with its group's commit
 
     async def prefetch(self, entity_ids: list[str]) -> None:
         """Reads the entities in one statement per PREFETCH_CHUNK ids (on the id index: see SqliteWhere)."""
@@ -188,8 +190,8 @@ class SqliteTransaction:
             old, new = _only(old, changed), _only(new, changed)
         tenant = self.tenant
         old_attrs, new_attrs = set(attribute_rows(old)), set(attribute_rows(new))
-        self._shapes.subtract(shapes(whole["type"], old_attrs - new_attrs))
-        self._shapes.update(shapes(whole["type"], new_attrs - old_attrs))
+        self.shapes.subtract(shapes(whole["type"], old_attrs - new_attrs))
+        self.shapes.update(shapes(whole["type"], new_attrs - old_attrs))
         self._many(
             "DELETE FROM entity_attrs WHERE tenant = ? AND attr = ? AND seq = ? AND atype = ?",
             [(tenant, attr, seq, atype) for attr, atype in old_attrs - new_attrs],
@@ -323,7 +325,7 @@ class SqliteTransaction:
     def _unindex(self, seq: int) -> None:
         types = [r[0] for r in self.db.execute("SELECT type FROM entity_types WHERE seq = ?", (seq,))]
         attributes = self.db.execute("SELECT attr, atype FROM entity_attrs WHERE seq = ?", (seq,))
-        self._shapes.subtract(shapes(types, attributes))
+        self.shapes.subtract(shapes(types, attributes))
         self.db.executemany(
             "UPDATE type_buckets SET n = n - 1 WHERE tenant = ? AND type = ? AND bucket = ?",
             [(self.tenant, t, seq >> BUCKET_BITS) for t in types],
@@ -355,7 +357,7 @@ class SqliteTransaction:
             "INSERT OR IGNORE INTO entity_attrs (tenant, attr, seq, atype) VALUES (?, ?, ?, ?)",
             [(tenant, attr, seq, atype) for attr, atype in attributes],
         )
-        self._shapes.update(shapes(entity["type"], attributes))
+        self.shapes.update(shapes(entity["type"], attributes))
         self.db.executemany(
             "INSERT INTO entity_values (tenant, attr, seq, num, txt) VALUES (?, ?, ?, ?, ?)",
             [(tenant, attr, seq, num, txt) for attr, num, txt in value_rows(entity)],
