@@ -1,6 +1,6 @@
 -- How many entities of each type have each attribute, by attribute type: what /types and /attributes with
 -- details answer, read from a few hundred rows instead of joining every entity's type and attribute rows (about
--- 10 s at a million entities). The writes keep it, counting an entity's changes once per unit.
+-- 10 s at a million entities). The writes keep it: a write group adds its changes with its commit.
 CREATE TABLE type_attrs (
     tenant TEXT NOT NULL,
     type TEXT NOT NULL,
