@@ -84,8 +84,7 @@ class Run:
         shown = "n/a" if result.value is None else f"{result.value:,.1f} {result.unit}"
         ratio = ""
         if result.ratio is not None and result.ceiling:
-            share = report.ratio_text(result.ceiling, result.ratio)
-            ratio = f" ({share} of {result.ceiling})" if share.endswith("%") else f" ({share} {result.ceiling})"
+            ratio = f" ({report.compared(result.ceiling, result.ratio)})"
         verdict = {True: "met", False: "MISSED", None: "-"}[result.met]
         print(f"  {result.scenario:4} {result.title:44} {shown}{ratio}  target {result.target or '-'}: {verdict}")
         return result
