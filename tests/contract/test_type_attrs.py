@@ -128,3 +128,12 @@ async def test_writers_at_once_count_what_they_wrote(store: EntityStore) -> None
     found = await _agree(store)
     assert {t: count for t, (count, _) in found["types"].items()} == {VOCAB + "Bridge": 3, VOCAB + "Tunnel": 4}
     assert await _counted(store) == await _backfilled(store)
+
+
+async def test_a_reset_forgets_what_was_counted_before_it(store: EntityStore) -> None:
+    async def create() -> None:
+        async with store.transaction("") as tx:
+            assert await tx.insert(make("urn:r:1", "Kiosk", open=True))
+
+    await asyncio.gather(create(), store.reset())  # on SQLite one group: the create, then the reset
+    assert await _counted(store) == await _backfilled(store)

@@ -402,6 +402,7 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
                 "ingest_rejections",
             ):
                 self.db.execute(f"DELETE FROM {table}")
+            self._shape_counts.clear()  # what units before this one in its group counted is gone with the rest
 
     # -- subscriptions ---------------------------------------------------
     async def insert_subscription(self, tenant: str, doc: dict[str, Any]) -> bool:
