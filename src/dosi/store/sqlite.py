@@ -58,7 +58,7 @@ from dosi.store.sqlite_aggregate import periodic_rows
 from dosi.store.sqlite_ingest import SqliteIngest
 from dosi.store.sqlite_security import SqliteSecurity
 from dosi.store.sqlite_sql import SqliteHistoryFilters, SqliteWhere
-from dosi.store.sqlite_write import BUCKET_BITS, SqliteTransaction, WriterLock, json_text, write_shape_counts
+from dosi.store.sqlite_write import BUCKET_BITS, ShapeChanges, SqliteTransaction, WriterLock, json_text
 
 RECORD_STEP = RECORD_DELIVERY.format(p="?", source="")  # one delivery step of a subscription
 DEEP_PAGE = 4096  # offsets beyond this seek through type_buckets instead of stepping through rows
@@ -110,7 +110,7 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
         self._lock = asyncio.Lock()
         self._queued = 0  # writers waiting for the lock
         self._group: asyncio.Future[None] | None = None  # the open group transaction's commit
-        self._shape_counts: Counter[tuple[str, str, str, str]] = Counter()  # its units' changes to type_attrs
+        self._shape_changes = ShapeChanges()  # what its units changed in the type_attrs counts
         self._writer = WriterLock(self.path)
         self._leases: dict[str, int] = {}  # roles this process leads (try_lead), by lock file descriptor
 
@@ -170,7 +170,7 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
         async with self._writing():
             unit = SqliteTransaction(self, tenant)
             yield unit
-            self._shape_counts.update({(tenant, *shape): n for shape, n in unit.shapes.items()})
+            self._shape_changes.add(tenant, unit.gained, unit.lost)
 
     @asynccontextmanager
     async def _writing(self) -> AsyncIterator[None]:
@@ -212,7 +212,7 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
             return  # committed already, or a unit is running: the last unit schedules the commit
         group, self._group = self._group, None
         try:
-            write_shape_counts(self.db, self._shape_counts)
+            self._shape_changes.write(self.db)
             self.db.execute("COMMIT")
         except sqlite3.Error as err:
             with contextlib.suppress(sqlite3.Error):
@@ -222,7 +222,7 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
         else:
             group.set_result(None)
         finally:
-            self._shape_counts.clear()
+            self._shape_changes.clear()
             self._writer.release()
 
     async def get(self, tenant: str, entity_id: str) -> Entity | None:
@@ -402,7 +402,7 @@ class SqliteStore(SqliteSecurity, SqliteIngest):
                 "ingest_rejections",
             ):
                 self.db.execute(f"DELETE FROM {table}")
-            self._shape_counts.clear()  # what units before this one in its group counted is gone with the rest
+            self._shape_changes.clear()  # what units before this one in its group counted is gone with the rest
 
     # -- subscriptions ---------------------------------------------------
     async def insert_subscription(self, tenant: str, doc: dict[str, Any]) -> bool:

@@ -45,16 +45,37 @@ def _only(entity: Entity, attributes: list[str]) -> Entity:
     return {"attrs": {iri: held[iri] for iri in attributes if iri in held}}
 
 
-def write_shape_counts(db: sqlite3.Connection, counts: Counter[tuple[str, str, str, str]]) -> None:
-    """Adds a group's changes to the type_attrs counts, by (tenant, type, attribute, attribute type): once per
-    group, so that the creates of one kind in a group cost one row."""
-    rows = [(*key, n) for key, n in counts.items() if n]
-    if rows:
-        db.executemany(
-            "INSERT INTO type_attrs (tenant, type, attr, atype, n) VALUES (?, ?, ?, ?, ?)"
-            " ON CONFLICT (tenant, type, attr, atype) DO UPDATE SET n = n + excluded.n",
-            rows,
-        )
+class ShapeChanges:
+    """What the units of a write group changed in the type_attrs counts, per tenant: the (type, attribute,
+    attribute type) rows their entities gained and lost, kept as lists while the units run (extending a list is
+    cheap) and counted once, when the group commits: the creates of one kind in a group cost one row."""
+
+    def __init__(self) -> None:
+        self.gained: dict[str, list[Shape]] = {}
+        self.lost: dict[str, list[Shape]] = {}
+
+    def add(self, tenant: str, gained: list[Shape], lost: list[Shape]) -> None:
+        if gained:
+            self.gained.setdefault(tenant, []).extend(gained)
+        if lost:
+            self.lost.setdefault(tenant, []).extend(lost)
+
+    def write(self, db: sqlite3.Connection) -> None:
+        rows = []
+        for tenant in self.gained.keys() | self.lost.keys():
+            counts = Counter(self.gained.get(tenant, ()))
+            counts.subtract(self.lost.get(tenant, ()))
+            rows += [(tenant, *shape, n) for shape, n in counts.items() if n]
+        if rows:
+            db.executemany(
+                "INSERT INTO type_attrs (tenant, type, attr, atype, n) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT (tenant, type, attr, atype) DO UPDATE SET n = n + excluded.n",
+                rows,
+            )
+
+    def clear(self) -> None:
+        self.gained.clear()
+        self.lost.clear()
 
 
 class WriterLock:
@@ -109,7 +130,9 @@ class SqliteTransaction:
         self.db = store.db
         self.tenant = tenant
         self._rows: dict[str, tuple[int, str] | None] = {}  # id -> (seq, doc as stored), None: absent
-        self.shapes: Counter[Shape] = Counter()  # the unit's changes to type_attrs, written with its group's commit
+        # the type_attrs rows its entities gained and lost, counted when its group commits (ShapeChanges)
+        self.gained: list[Shape] = []
+        self.lost: list[Shape] = []
 
     async def prefetch(self, entity_ids: list[str]) -> None:
         """Reads the entities in one statement per PREFETCH_CHUNK ids (on the id index: see SqliteWhere)."""
@@ -190,8 +213,8 @@ class SqliteTransaction:
             old, new = _only(old, changed), _only(new, changed)
         tenant = self.tenant
         old_attrs, new_attrs = set(attribute_rows(old)), set(attribute_rows(new))
-        self.shapes.subtract(shapes(whole["type"], old_attrs - new_attrs))
-        self.shapes.update(shapes(whole["type"], new_attrs - old_attrs))
+        self.lost += shapes(whole["type"], old_attrs - new_attrs)
+        self.gained += shapes(whole["type"], new_attrs - old_attrs)
         self._many(
             "DELETE FROM entity_attrs WHERE tenant = ? AND attr = ? AND seq = ? AND atype = ?",
             [(tenant, attr, seq, atype) for attr, atype in old_attrs - new_attrs],
@@ -325,7 +348,7 @@ class SqliteTransaction:
     def _unindex(self, seq: int) -> None:
         types = [r[0] for r in self.db.execute("SELECT type FROM entity_types WHERE seq = ?", (seq,))]
         attributes = self.db.execute("SELECT attr, atype FROM entity_attrs WHERE seq = ?", (seq,))
-        self.shapes.subtract(shapes(types, attributes))
+        self.lost += shapes(types, attributes)
         self.db.executemany(
             "UPDATE type_buckets SET n = n - 1 WHERE tenant = ? AND type = ? AND bucket = ?",
             [(self.tenant, t, seq >> BUCKET_BITS) for t in types],
@@ -357,7 +380,7 @@ class SqliteTransaction:
             "INSERT OR IGNORE INTO entity_attrs (tenant, attr, seq, atype) VALUES (?, ?, ?, ?)",
             [(tenant, attr, seq, atype) for attr, atype in attributes],
         )
-        self.shapes.update(shapes(entity["type"], attributes))
+        self.gained += shapes(entity["type"], attributes)
         self.db.executemany(
             "INSERT INTO entity_values (tenant, attr, seq, num, txt) VALUES (?, ?, ?, ?, ?)",
             [(tenant, attr, seq, num, txt) for attr, num, txt in value_rows(entity)],
